@@ -1,0 +1,209 @@
+"""The house style for figures: one palette, one way to draw networks and heatmaps.
+
+Built in chapter 1, "A simple neural network"; every chapter draws with it, so the same thing
+has the same colour everywhere (weights blue/red by sign, activations purple, the leaf green,
+the flower yellow, training blue, validation orange).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+COLORS: dict[str, str] = {
+    "weight_pos": "#2b6cb0",  # a positive weight
+    "weight_neg": "#c53030",  # a negative weight
+    "activation": "#6b46c1",  # a neuron's value
+    "input": "#4a5568",  # an input number
+    "leaf": "#2f855a",
+    "flower": "#d69e2e",
+    "train": "#2b6cb0",
+    "val": "#dd6b20",
+    "highlight": "#d53f8c",
+    "muted": "#a0aec0",
+}
+"""Named colours; use the name of the thing, not of the colour."""
+
+SEQUENCE = ["#2b6cb0", "#dd6b20", "#2f855a", "#c53030", "#6b46c1", "#d69e2e", "#319795", "#718096"]
+"""Colour cycle for lines that have no fixed meaning."""
+
+WIDTH = 6.4
+"""Width in inches of a full-width figure; with dpi 80 it stays readable at phone width."""
+
+STYLE: dict[str, object] = {
+    "figure.dpi": 80,
+    "savefig.dpi": 80,
+    "figure.figsize": (WIDTH, 3.6),
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "axes.prop_cycle": mpl.cycler(color=SEQUENCE),
+    "legend.frameon": False,
+    "image.cmap": "RdBu_r",
+}
+
+
+def use_style() -> None:
+    """Apply the house style to every figure drawn from now on."""
+    mpl.rcParams.update(STYLE)
+
+
+def new_figure(
+    width: float = WIDTH, height: float = 3.6, ncols: int = 1, nrows: int = 1
+) -> tuple[Figure, np.ndarray | Axes]:
+    """A figure in house style; ``plt.subplots`` with the book's defaults."""
+    with mpl.rc_context(STYLE):
+        return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained")
+
+
+def weight_color(weight: float) -> str:
+    """Blue for a positive weight, red for a negative one."""
+    return COLORS["weight_pos"] if weight >= 0 else COLORS["weight_neg"]
+
+
+def _layer_positions(sizes: Sequence[int]) -> list[np.ndarray]:
+    """(x, y) of every node: layers left to right, nodes top to bottom, centred vertically."""
+    top = max(sizes)
+    return [
+        np.column_stack([np.full(n, float(i)), (top - 1) / 2 - np.arange(n) + (n - 1) / 2])
+        for i, n in enumerate(sizes)
+    ]
+
+
+def draw_network(
+    ax: Axes,
+    weights: Sequence[np.ndarray],
+    values: Sequence[Sequence[float]] | None = None,
+    labels: Sequence[Sequence[str]] | None = None,
+    show_weights: bool = True,
+    edge_mask: Sequence[np.ndarray] | None = None,
+    node_colors: Sequence[Sequence[str]] | None = None,
+    fmt: str = "{:.3g}",
+) -> None:
+    """Draw a fully connected network: circles for neurons, lines for weights.
+
+    ``weights[l]`` has shape (n_out, n_in) and maps layer ``l`` to layer ``l + 1``, as in
+    ``h = W @ x``. Lines are coloured by the weight's sign and get thicker with its size;
+    ``edge_mask[l]`` (same shape, booleans) hides the lines that are False (dropout).
+    ``values[l]`` are written in the circles, ``labels[l]`` beside them.
+    """
+    sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    for layer, w in enumerate(weights):
+        if w.shape[1] != sizes[layer]:
+            raise ValueError(f"weights[{layer}] has shape {w.shape}, expected (*, {sizes[layer]})")
+    pos = _layer_positions(sizes)
+    largest = max(float(np.abs(w).max()) for w in weights) or 1.0
+    for layer, w in enumerate(weights):
+        mask = np.ones(w.shape, bool) if edge_mask is None else np.asarray(edge_mask[layer], bool)
+        for j, i in np.ndindex(*w.shape):
+            if not mask[j, i]:
+                continue
+            (x0, y0), (x1, y1) = pos[layer][i], pos[layer + 1][j]
+            ax.plot(
+                [x0, x1],
+                [y0, y1],
+                color=weight_color(w[j, i]),
+                zorder=1,
+                lw=0.6 + 2.4 * abs(w[j, i]) / largest,
+                alpha=0.8,
+            )
+            if show_weights:
+                t = 0.28 if w.shape[0] <= 3 else 0.22
+                xt, yt = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+                ax.text(
+                    xt,
+                    yt,
+                    f"{w[j, i]:.2f}",
+                    fontsize=7,
+                    ha="center",
+                    va="center",
+                    color=weight_color(w[j, i]),
+                    zorder=3,
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none"},
+                )
+    for layer, xy in enumerate(pos):
+        for k, (x, y) in enumerate(xy):
+            color = node_colors[layer][k] if node_colors else "white"
+            ax.add_patch(
+                plt.Circle(
+                    (x, y),
+                    0.24,
+                    fc=color,
+                    ec=COLORS["input"] if layer == 0 else COLORS["activation"],
+                    lw=1.5,
+                    zorder=4,
+                )
+            )
+            if values is not None:
+                ax.text(
+                    x,
+                    y,
+                    fmt.format(values[layer][k]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    zorder=5,
+                )
+            if labels is not None and labels[layer]:
+                side = -0.32 if layer == 0 else 0.32
+                ax.text(
+                    x + side,
+                    y,
+                    labels[layer][k],
+                    ha="right" if layer == 0 else "left",
+                    va="center",
+                    fontsize=9,
+                    zorder=5,
+                )
+    ax.set_xlim(-0.9, len(sizes) - 0.1)
+    ax.set_ylim(-0.6, max(sizes) - 0.4)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def heatmap(
+    ax: Axes,
+    matrix: np.ndarray,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    annotate: bool = True,
+    fmt: str = "{:.2f}",
+    cmap: str = "RdBu_r",
+    center: float | None = 0.0,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> None:
+    """A labelled heatmap; diverging around ``center`` (None for a sequential scale)."""
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.ndim != 2:
+        raise ValueError(f"heatmap needs a 2-D matrix, got shape {matrix.shape}")
+    if center is not None and vmin is None and vmax is None:
+        span = float(np.abs(matrix - center).max()) or 1.0
+        vmin, vmax = center - span, center + span
+    image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.grid(False)
+    for axis, labels in ((ax.set_yticks, row_labels), (ax.set_xticks, col_labels)):
+        if labels is not None:
+            axis(range(len(labels)), labels=list(labels))
+    if annotate:
+        lo, hi = image.get_clim()
+        for (r, c), v in np.ndenumerate(matrix):
+            strong = abs(v - (lo + hi) / 2) > 0.35 * (hi - lo)
+            ax.text(
+                c,
+                r,
+                fmt.format(v),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if strong else "black",
+            )
