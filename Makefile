@@ -41,7 +41,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check llmbook tests benchmarks tools
 
 unit: $(INSTALLED)
-	$(BIN)/python -m pytest -m "not browser"
+	$(BIN)/python -m pytest -m "not site"
 
 nbval: $(INSTALLED)
 	$(NB_ENV) $(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-current-env \
@@ -51,7 +51,7 @@ browser: $(INSTALLED)
 	bash tools/get_browser.sh
 
 test: lint unit nbval site browser
-	$(BIN)/python -m pytest -m browser
+	$(BIN)/python -m pytest -m site
 
 lab: $(INSTALLED)
 	$(BIN)/jupyter lab notebooks/

@@ -70,11 +70,15 @@ def weight_color(weight: float) -> str:
     return COLORS["weight_pos"] if weight >= 0 else COLORS["weight_neg"]
 
 
+LAYER_GAP = 2.6
+"""Horizontal distance between layers in a network diagram, in units of the node spacing."""
+
+
 def _layer_positions(sizes: Sequence[int]) -> list[np.ndarray]:
     """(x, y) of every node: layers left to right, nodes top to bottom, centred vertically."""
     top = max(sizes)
     return [
-        np.column_stack([np.full(n, float(i)), (top - 1) / 2 - np.arange(n) + (n - 1) / 2])
+        np.column_stack([np.full(n, LAYER_GAP * i), (top - 1) / 2 - np.arange(n) + (n - 1) / 2])
         for i, n in enumerate(sizes)
     ]
 
@@ -117,7 +121,7 @@ def draw_network(
                 alpha=0.8,
             )
             if show_weights:
-                t = 0.28 if w.shape[0] <= 3 else 0.22
+                t = 0.2 + 0.5 * j / max(w.shape[0], 2)  # stagger labels of one fan
                 xt, yt = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
                 ax.text(
                     xt,
@@ -136,7 +140,7 @@ def draw_network(
             ax.add_patch(
                 plt.Circle(
                     (x, y),
-                    0.24,
+                    0.3,
                     fc=color,
                     ec=COLORS["input"] if layer == 0 else COLORS["activation"],
                     lw=1.5,
@@ -154,7 +158,7 @@ def draw_network(
                     zorder=5,
                 )
             if labels is not None and labels[layer]:
-                side = -0.32 if layer == 0 else 0.32
+                side = -0.4 if layer == 0 else 0.4
                 ax.text(
                     x + side,
                     y,
@@ -164,7 +168,7 @@ def draw_network(
                     fontsize=9,
                     zorder=5,
                 )
-    ax.set_xlim(-0.9, len(sizes) - 0.1)
+    ax.set_xlim(-1.1, LAYER_GAP * (len(sizes) - 1) + 1.3)
     ax.set_ylim(-0.6, max(sizes) - 0.4)
     ax.set_aspect("equal")
     ax.axis("off")

@@ -1,0 +1,159 @@
+"""Checks of the built site (`make site` first): offline, light, and interactive without a kernel.
+
+Marked `site`: `make test` runs them after building the book.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from new_chapter import repository_url  # noqa: E402
+
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+MAX_PAGE_BYTES = 3_000_000
+
+pytestmark = pytest.mark.site
+
+
+def pages() -> list[Path]:
+    if not (HTML / "index.html").exists():
+        pytest.fail("the site is not built: run `make site` first")
+    return sorted(HTML.rglob("*.html"))
+
+
+def chapter_pages() -> list[Path]:
+    return [p for p in pages() if p.parent.name == "notebooks"]
+
+
+def test_every_chapter_was_built():
+    built = {p.stem for p in chapter_pages()}
+    on_disk = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert built == on_disk
+
+
+def test_no_page_is_heavier_than_3_mb():
+    heavy = {p.name: p.stat().st_size for p in pages() if p.stat().st_size > MAX_PAGE_BYTES}
+    assert heavy == {}
+
+
+def test_scripts_are_all_local():
+    for page in pages():
+        sources = re.findall(r'<script[^>]*\ssrc="([^"]+)"', page.read_text(encoding="utf-8"))
+        remote = [s for s in sources if re.match(r"(https?:)?//", s)]
+        assert remote == [], f"{page.name} loads {remote}"
+
+
+def test_mathjax_is_self_hosted():
+    assert (HTML / "_static" / "mathjax" / "tex-mml-chtml.js").exists()
+    page = (HTML / "notebooks" / "01_simple_neural_network.html").read_text(encoding="utf-8")
+    assert 'src="../_static/mathjax/tex-mml-chtml.js' in page
+
+
+def test_chapter_pages_offer_colab_and_download():
+    for page in chapter_pages():
+        text = page.read_text(encoding="utf-8")
+        repo = repository_url(ROOT).removeprefix("https://github.com/")
+        colab = f"colab.research.google.com/github/{repo}/blob/main/notebooks/{page.stem}.ipynb"
+        assert colab in text, f"{page.name}: no Colab launch link"
+        assert f'href="../_sources/notebooks/{page.stem}.ipynb"' in text, (
+            f"{page.name}: no download link"
+        )
+
+
+def test_static_widgets_reference_nothing_external():
+    for page in chapter_pages():
+        text = page.read_text(encoding="utf-8")
+        widgets = re.findall(r'<div class="llmbook-explore".*?</div></div>', text, flags=re.S)
+        assert widgets, f"{page.name} has no static widget"
+        for widget in widgets:
+            assert not re.search(r"(src|href)=\"(https?:)?//", widget)
+        assert "application/vnd.jupyter.widget-view+json" not in text
+
+
+# --- in a real browser ---------------------------------------------------------------------
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        args = [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ]
+        try:
+            chosen = chromium_path()
+            launched = (
+                p.chromium.launch(executable_path=chosen, args=args)
+                if chosen
+                else p.chromium.launch(args=args)
+            )
+        except Exception as exc:  # any launch failure gets the same advice
+            pytest.fail(
+                f"no usable Chromium for the browser tests ({exc}). Install Debian's 'chromium' "
+                "package (apt-get install chromium) or run "
+                "'.venv/bin/python -m playwright install chromium'."
+            )
+        yield launched
+        launched.close()
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")))
+def test_chapter_page_in_a_browser(browser, name):
+    page_path = HTML / "notebooks" / f"{name}.html"
+    page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(page_path.as_uri())
+    page.wait_for_load_state("load")
+    page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=20_000)
+
+    explorers = page.locator(".llmbook-explore")
+    assert explorers.count() >= 1
+    for k in range(explorers.count()):
+        box = explorers.nth(k)
+        box.scroll_into_view_if_needed()
+        before = box.locator(".lbx-frame:not([hidden])").get_attribute("data-index")
+        move_first_control(box)
+        after = box.locator(".lbx-frame:not([hidden])").get_attribute("data-index")
+        assert before != after, f"{name}: widget {k} did not change frame"
+        assert box.locator(".lbx-frame:not([hidden])").count() == 1
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    external = [u for u in requests if not u.startswith(("file:", "data:"))]
+    assert external == [], f"{name} made network requests: {external}"
+    page.close()
+
+
+def move_first_control(box) -> None:
+    """Change the first control of a static widget the way a reader would."""
+    control = box.locator("[data-stride]").first
+    kind = control.evaluate("c => c.tagName.toLowerCase() + ':' + (c.type || '')")
+    if kind == "input:range":
+        top = int(control.get_attribute("max"))
+        current = int(control.input_value())
+        control.fill(str(top if current != top else 0))
+    elif kind.startswith("select"):
+        options = control.locator("option")
+        current = control.input_value()
+        values = [options.nth(i).get_attribute("value") for i in range(options.count())]
+        control.select_option(next(v for v in values if v != current))
+    else:
+        control.click()
