@@ -1,0 +1,357 @@
+"""Tokenizers: text -> list of integer ids -> text.
+
+Built in chapter 5, "Sub-word tokenizers".
+
+Modelled on Karpathy's minbpe: a base class `Tokenizer` holds save/load, and each subclass adds
+one idea.
+
+- `CharTokenizer`: one id per distinct character of a text (the GPT of chapter 13 uses it).
+- `BPETokenizer`: byte-level byte-pair encoding. It starts from the 256 possible bytes of UTF-8
+  text, so any string can be encoded, and learns merges of frequent neighbouring tokens.
+
+BPE training works on the distinct chunks of the text (roughly words with their leading space,
+split with a regular expression close to GPT-2's) weighted by how often each occurs, and updates
+the pair counts after each merge only for the chunks that contained the merged pair. It gives the
+same merges as recounting everything after each merge, in a fraction of the time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, ClassVar
+
+FORMAT = "llmbook.tokenizer"
+FORMAT_VERSION = 1
+
+GPT2_LIKE_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+"""
+"""How text is cut into chunks before BPE: GPT-2's pattern written for Python's `re`.
+
+Contractions ('s, 't, ...), letters, digits, and other symbols, each optionally led by one space;
+then runs of whitespace. Every character falls in some chunk, so joining the chunks gives the text
+back. Merges never cross a chunk boundary, so " cat" can become one token but "t." cannot.
+"""
+
+
+def get_stats(ids: Sequence[int], counts: dict | None = None) -> dict[tuple[int, int], int]:
+    """How often each pair of neighbours occurs in `ids`.
+
+    Example: ids=[1, 2, 3, 1, 2] -> {(1, 2): 2, (2, 3): 1, (3, 1): 1}.
+    Pass `counts` to add to an existing dict (it is updated in place and returned).
+    """
+    counts = {} if counts is None else counts
+    for pair in pairwise(ids):
+        counts[pair] = counts.get(pair, 0) + 1
+    return counts
+
+
+def merge(ids: Sequence[int], pair: tuple[int, int], idx: int) -> list[int]:
+    """Replace every occurrence of `pair` in `ids` by the new token `idx`, left to right.
+
+    Example: ids=[1, 2, 3, 1, 2], pair=(1, 2), idx=4 -> [4, 3, 4].
+    Overlaps go to the leftmost pair: ids=[5, 5, 5], pair=(5, 5), idx=6 -> [6, 5].
+    """
+    out = []
+    i = 0
+    while i < len(ids):
+        if i < len(ids) - 1 and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(idx)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def _check_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}: {text!r:.80}")
+    return text
+
+
+class Tokenizer:
+    """Base class: encode, decode, vocab_size, and save/load as JSON."""
+
+    kind: ClassVar[str] = ""  # the "type" written in saved files
+    _kinds: ClassVar[dict[str, type[Tokenizer]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            Tokenizer._kinds[cls.kind] = cls
+
+    def encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def decode(self, ids: Iterable[int]) -> str:
+        raise NotImplementedError
+
+    @property
+    def vocab_size(self) -> int:
+        raise NotImplementedError
+
+    def pieces(self, text: str) -> list[str]:
+        """The text of each token of `text` (a token holding part of a character shows \ufffd)."""
+        return [self.decode([i]) for i in self.encode(text)]
+
+    def _check_ids(self, ids: Iterable[int]) -> list[int]:
+        if isinstance(ids, (str, bytes)):
+            raise TypeError(f"ids must be a sequence of ints, got {type(ids).__name__}")
+        ids = list(ids)
+        for i in ids:
+            if isinstance(i, bool) or not isinstance(i, int):
+                raise TypeError(f"ids must be ints, got {i!r} ({type(i).__name__})")
+            if not 0 <= i < self.vocab_size:
+                raise ValueError(f"id {i} is outside the vocabulary (0 to {self.vocab_size - 1})")
+        return ids
+
+    def _state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any]) -> Tokenizer:
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the tokenizer to `path` as JSON (atomically: a temp file, then a rename)."""
+        path = Path(path)
+        payload = {"format": FORMAT, "version": FORMAT_VERSION, "type": self.kind}
+        payload.update(self._state())
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(payload, f, ensure_ascii=False, indent=1)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Tokenizer:
+        """Read a tokenizer written by `save`; `Tokenizer.load` returns the subclass it holds."""
+        try:
+            payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a tokenizer file (not JSON: {exc})") from exc
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a tokenizer file (no 'format': {FORMAT!r})")
+        if payload.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported version {payload.get('version')!r}")
+        kind = payload.get("type")
+        sub = Tokenizer._kinds.get(kind) if isinstance(kind, str) else None
+        if sub is None:
+            raise ValueError(f"{path}: unknown tokenizer type {kind!r}")
+        if not issubclass(sub, cls):
+            raise ValueError(f"{path} holds a {sub.__name__}, not a {cls.__name__}")
+        try:
+            return sub._from_state(payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: corrupt {kind} tokenizer file ({exc})") from exc
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(vocab_size={self.vocab_size})"
+
+
+class CharTokenizer(Tokenizer):
+    """One id per character: ids are positions in `chars` (sorted by `from_text`)."""
+
+    kind = "char"
+
+    def __init__(self, chars: Iterable[str]) -> None:
+        chars = list(chars)
+        if not chars:
+            raise ValueError("a CharTokenizer needs at least one character")
+        for ch in chars:
+            if not isinstance(ch, str) or len(ch) != 1:
+                raise ValueError(f"vocabulary entries must be single characters, got {ch!r}")
+        if len(set(chars)) != len(chars):
+            repeated = sorted(ch for ch, n in Counter(chars).items() if n > 1)
+            raise ValueError(f"vocabulary has repeated characters: {repeated!r}")
+        self.chars = chars
+        self.stoi = {ch: i for i, ch in enumerate(chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> CharTokenizer:
+        """The sorted distinct characters of `text` (Tiny Shakespeare: 65 of them)."""
+        if not _check_text(text):
+            raise ValueError("cannot build a vocabulary from an empty text")
+        return cls(sorted(set(text)))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        try:
+            return [self.stoi[ch] for ch in _check_text(text)]
+        except KeyError as exc:
+            ch = exc.args[0]
+            raise ValueError(
+                f"character {ch!r} (at position {text.index(ch)}) is not in the vocabulary"
+                f" of {self.vocab_size} characters"
+            ) from None
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(self.chars[i] for i in self._check_ids(ids))
+
+    def _state(self) -> dict[str, Any]:
+        return {"chars": self.chars}
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any]) -> CharTokenizer:
+        if not isinstance(state["chars"], list):
+            raise TypeError(f"'chars' must be a list, got {type(state['chars']).__name__}")
+        return cls(state["chars"])
+
+
+class BPETokenizer(Tokenizer):
+    """Byte-level BPE: ids 0-255 are the bytes; merge k makes id 256 + k.
+
+    Training picks, at each step, the most frequent pair of neighbouring tokens; ties go to the
+    smallest pair (compare first ids, then second ids), so training is deterministic.
+    `pattern=None` trains on the text as one chunk (minbpe's BasicTokenizer; slow on big texts).
+    """
+
+    kind = "bpe"
+    _CACHE_LIMIT = 200_000  # chunks remembered by encode
+
+    def __init__(self, pattern: str | None = GPT2_LIKE_PATTERN) -> None:
+        if pattern is not None and not isinstance(pattern, str):
+            raise TypeError(f"pattern must be a str or None, got {pattern!r}")
+        self.pattern = pattern
+        self._regex = None if pattern is None else re.compile(pattern)
+        self._set_merges({})
+
+    def _set_merges(self, merges: dict[tuple[int, int], int]) -> None:
+        self.merges = merges  # (id, id) -> new id, in the order they were learned
+        self.vocab = {i: bytes([i]) for i in range(256)}  # id -> the bytes it stands for
+        for (a, b), idx in merges.items():
+            self.vocab[idx] = self.vocab[a] + self.vocab[b]
+        self._cache: dict[str, list[int]] = {}
+
+    @property
+    def vocab_size(self) -> int:
+        return 256 + len(self.merges)
+
+    def split(self, text: str) -> list[str]:
+        """Cut `text` into the chunks that BPE works within (joined, they give `text` back)."""
+        _check_text(text)
+        if self._regex is None:
+            return [text] if text else []
+        return self._regex.findall(text)
+
+    def train(self, text: str, vocab_size: int, verbose: bool = False) -> BPETokenizer:
+        """Learn `vocab_size - 256` merges from `text` (replacing any earlier ones); return self."""
+        _check_text(text)
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
+            raise TypeError(f"vocab_size must be an int, got {vocab_size!r}")
+        if vocab_size < 256:
+            raise ValueError(f"vocab_size must be at least 256 (the bytes), got {vocab_size}")
+        num_merges = vocab_size - 256
+        words = Counter(self.split(text))  # chunk -> how often it occurs
+        chunks = [list(w.encode("utf-8")) for w in words]
+        weights = list(words.values())
+        stats: dict[tuple[int, int], int] = defaultdict(int)  # pair -> count in the whole text
+        where: dict[tuple[int, int], set[int]] = defaultdict(set)  # pair -> chunks holding it
+        for c, ids in enumerate(chunks):
+            for pair in pairwise(ids):
+                stats[pair] += weights[c]
+                where[pair].add(c)
+        merges: dict[tuple[int, int], int] = {}
+        for k in range(num_merges):
+            if not stats:
+                raise ValueError(
+                    f"this text allows only {k} merges (vocab_size up to {256 + k}),"
+                    f" asked for {num_merges} (vocab_size {vocab_size})"
+                )
+            pair = max(stats, key=lambda p: (stats[p], -p[0], -p[1]))
+            if verbose:
+                print(f"merge {k + 1}/{num_merges}: {pair} -> {256 + k} ({stats[pair]} times)")
+            merges[pair] = 256 + k
+            for c in where.pop(pair):
+                self._update(chunks, c, weights[c], pair, 256 + k, stats, where)
+        self._set_merges(merges)
+        return self
+
+    @staticmethod
+    def _update(
+        chunks: list[list[int]],
+        c: int,
+        weight: int,
+        pair: tuple[int, int],
+        idx: int,
+        stats: dict[tuple[int, int], int],
+        where: dict[tuple[int, int], set[int]],
+    ) -> None:
+        """Merge `pair` in chunk `c` and move its pair counts from the old ids to the new."""
+        old = chunks[c]
+        new = merge(old, pair, idx)
+        if len(new) == len(old):
+            return
+        for p in pairwise(old):
+            stats[p] -= weight
+        for p in pairwise(new):
+            stats[p] += weight
+            where[p].add(c)
+        for p in pairwise(old):
+            if stats.get(p) == 0:
+                del stats[p]
+        chunks[c] = new
+
+    def _encode_chunk(self, chunk: str) -> list[int]:
+        ids = list(chunk.encode("utf-8"))
+        while len(ids) >= 2:
+            # the pair learned earliest among those present; merges must be applied in order
+            pair = min(get_stats(ids), key=lambda p: self.merges.get(p, float("inf")))
+            if pair not in self.merges:
+                break
+            ids = merge(ids, pair, self.merges[pair])
+        return ids
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`; any string works, since every byte is a token."""
+        out: list[int] = []
+        cache = self._cache
+        for chunk in self.split(text):
+            ids = cache.get(chunk)
+            if ids is None:
+                if len(cache) >= self._CACHE_LIMIT:
+                    cache.clear()
+                ids = cache[chunk] = self._encode_chunk(chunk)
+            out.extend(ids)
+        return out
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """The text of `ids`; bytes that are not valid UTF-8 show as \ufffd."""
+        data = b"".join(self.vocab[i] for i in self._check_ids(ids))
+        return data.decode("utf-8", errors="replace")
+
+    def _state(self) -> dict[str, Any]:
+        return {"pattern": self.pattern, "merges": [list(pair) for pair in self.merges]}
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any]) -> BPETokenizer:
+        pattern = state["pattern"]
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as exc:
+                raise ValueError(f"bad pattern {pattern!r}: {exc}") from exc
+        tok = cls(pattern)
+        merges = {}
+        for k, pair in enumerate(state["merges"]):
+            ok = isinstance(pair, list) and len(pair) == 2
+            ok = ok and all(type(i) is int and 0 <= i < 256 + k for i in pair)
+            if not ok:
+                raise ValueError(f"merge {k} is {pair!r}; expected two ids below {256 + k}")
+            if tuple(pair) in merges:
+                raise ValueError(f"merge {k} repeats the pair {pair!r}")
+            merges[tuple(pair)] = 256 + k
+        tok._set_merges(merges)
+        return tok
