@@ -248,7 +248,7 @@ class CrossAttention(nn.Module):
     """Multi-head attention whose queries come from x and keys/values from `memory`.
 
     x (B, T, C) and memory (B, S, C) -> (B, T, C). This is how a decoder reads the encoder's
-    output (chapter 14); the maths is that of `CausalSelfAttention` without the causal mask.
+    output in an encoder-decoder; the maths is that of `CausalSelfAttention` without the mask.
     `key_padding_mask` (B, S), True = padding, hides memory positions.
     """
 
