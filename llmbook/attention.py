@@ -1,0 +1,284 @@
+"""Attention: scores, masked softmax, one head, many heads, cross-attention.
+
+Built in chapter 6, Self-attention; multi-head in chapter 11, Multi-head attention.
+
+Everything in this module computes one formula,
+
+    attention(q, k, v) = softmax(q k^T / sqrt(d) + mask) v,
+
+first on bare tensors (`attention_weights`, `attention`), then inside modules that own the weight
+matrices Wq, Wk, Wv (`SelfAttentionHead`, `CausalSelfAttention`, `CrossAttention`). The modules
+have two paths: the fused `F.scaled_dot_product_attention` (fast; flash kernels on CUDA) and the
+manual path through `attention` (the one the chapters teach). The tests assert that both paths
+agree with each other and with `torch.nn.MultiheadAttention`.
+
+The masks follow torch's conventions, so code moves between the two unchanged:
+
+- `mask`, like SDPA's `attn_mask`: boolean with True = "may attend", or a float tensor that is
+  added to the scores (0 to keep, -inf to block). It broadcasts to the scores (..., T, S).
+- `key_padding_mask`, like `nn.MultiheadAttention`'s: boolean (B, S) with True = "padding,
+  ignore this key".
+
+A query row whose keys are all masked has no softmax; the manual path then returns NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def causal_mask(T: int, S: int | None = None, device: torch.device | None = None) -> Tensor:
+    """Boolean (T, S) mask, True where query t may look at key s, i.e. where s <= t.
+
+    >>> causal_mask(3).int()
+    tensor([[1, 0, 0],
+            [1, 1, 0],
+            [1, 1, 1]], dtype=torch.int32)
+    """
+    S = T if S is None else S
+    return torch.ones(T, S, dtype=torch.bool, device=device).tril()
+
+
+def _apply_mask(scores: Tensor, mask: Tensor) -> Tensor:
+    """Block masked scores: boolean False -> -inf; a float mask is added."""
+    if mask.dtype == torch.bool:
+        return scores.masked_fill(~mask, float("-inf"))
+    return scores + mask
+
+
+def _check_qkv(q: Tensor, k: Tensor, v: Tensor | None = None) -> None:
+    if q.dim() < 2 or k.dim() < 2:
+        raise ValueError(
+            f"q and k need shape (..., T, d), got q {tuple(q.shape)} and k {tuple(k.shape)}"
+        )
+    if q.size(-1) != k.size(-1):
+        raise ValueError(
+            f"q and k must have the same last dim d, got q {tuple(q.shape)} and k {tuple(k.shape)}"
+        )
+    if v is not None and (v.dim() < 2 or v.size(-2) != k.size(-2)):
+        raise ValueError(
+            f"v needs one row per key: k {tuple(k.shape)} and v {tuple(v.shape)} differ in S"
+        )
+
+
+def attention_weights(
+    q: Tensor,
+    k: Tensor,
+    causal: bool = False,
+    scale: bool = True,
+    mask: Tensor | None = None,
+) -> Tensor:
+    """softmax(q k^T / sqrt(d) + mask): how much each query looks at each key.
+
+    q is (..., T, d), k is (..., S, d); the result is (..., T, S) and each row sums to 1.
+    `causal=True` blocks keys after the query (s > t); `scale=False` skips the 1/sqrt(d).
+
+    >>> q = torch.tensor([[1.0, 0.0]]); k = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> attention_weights(q, k, scale=False)  # scores (1, 0) -> softmax
+    tensor([[0.7311, 0.2689]])
+    """
+    _check_qkv(q, k)
+    scores = q @ k.transpose(-2, -1)  # (..., T, d) @ (..., d, S) -> (..., T, S)
+    if scale:
+        scores = scores / math.sqrt(q.size(-1))
+    if causal:
+        scores = _apply_mask(scores, causal_mask(q.size(-2), k.size(-2), q.device))
+    if mask is not None:
+        scores = _apply_mask(scores, mask)
+    return torch.softmax(scores, dim=-1)
+
+
+def attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    causal: bool = False,
+    mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> Tensor:
+    """softmax(q k^T / sqrt(d) + mask) v, the manual twin of `F.scaled_dot_product_attention`.
+
+    q (..., T, d), k (..., S, d), v (..., S, dv) -> (..., T, dv): row t is a weighted average
+    of the value rows, with the weights of `attention_weights`. `dropout_p` drops attention
+    weights (use 0 at evaluation time, as SDPA expects too).
+    """
+    _check_qkv(q, k, v)
+    weights = attention_weights(q, k, causal=causal, mask=mask)  # (..., T, S)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    return weights @ v  # (..., T, S) @ (..., S, dv) -> (..., T, dv)
+
+
+def _attend(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    causal: bool,
+    mask: Tensor | None,
+    dropout_p: float,
+    fused: bool,
+) -> Tensor:
+    """Run attention through SDPA (fused=True) or through `attention` (the manual path)."""
+    if not fused:
+        return attention(q, k, v, causal=causal, mask=mask, dropout_p=dropout_p)
+    if causal and mask is not None:  # SDPA takes one or the other: fold the causal part in
+        mask = _apply_mask(torch.zeros_like(mask, dtype=q.dtype), mask)
+        mask = _apply_mask(mask, causal_mask(q.size(-2), k.size(-2), q.device))
+        causal = False
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal
+    )
+
+
+def _padding_to_mask(key_padding_mask: Tensor | None, B: int, S: int) -> Tensor | None:
+    """(B, S) with True = padding -> (B, 1, 1, S) with True = may attend."""
+    if key_padding_mask is None:
+        return None
+    if key_padding_mask.shape != (B, S) or key_padding_mask.dtype != torch.bool:
+        raise ValueError(
+            f"key_padding_mask must be a bool tensor of shape (B, S) = {(B, S)}, "
+            f"got {key_padding_mask.dtype} {tuple(key_padding_mask.shape)}"
+        )
+    return ~key_padding_mask[:, None, None, :]  # (B, S) -> (B, 1, 1, S), broadcast over nh, T
+
+
+def _check_heads(n_embd: int, n_head: int) -> None:
+    if n_embd <= 0 or n_head <= 0:
+        raise ValueError(
+            f"n_embd and n_head must be positive, got n_embd={n_embd}, n_head={n_head}"
+        )
+    if n_embd % n_head != 0:
+        raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+
+
+def _check_dropout(dropout: float) -> None:
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+
+def _check_input(x: Tensor, n_embd: int, name: str = "x") -> tuple[int, int, int]:
+    if x.dim() != 3 or x.size(-1) != n_embd:
+        raise ValueError(f"{name} must have shape (B, T, {n_embd}), got {tuple(x.shape)}")
+    B, T, C = x.shape
+    return B, T, C
+
+
+class SelfAttentionHead(nn.Module):
+    """One attention head with its own three matrices Wq, Wk, Wv (chapter 6).
+
+    (..., T, d_in) -> (..., T, d_head). Output row t is sum_s u_ts v_s with
+    u_t = softmax(q_t . k_s / sqrt(d_head)), q = Wq x, k = Wk x, v = Wv x.
+    The article's version, where the last token asks the question, is the last row.
+    """
+
+    def __init__(self, d_in: int, d_head: int, bias: bool = False) -> None:
+        super().__init__()
+        if d_in <= 0 or d_head <= 0:
+            raise ValueError(f"d_in and d_head must be positive, got d_in={d_in}, d_head={d_head}")
+        self.d_in = d_in
+        self.Wq = nn.Linear(d_in, d_head, bias=bias)
+        self.Wk = nn.Linear(d_in, d_head, bias=bias)
+        self.Wv = nn.Linear(d_in, d_head, bias=bias)
+
+    def forward(self, x: Tensor, causal: bool = False) -> Tensor:
+        if x.dim() < 2 or x.size(-1) != self.d_in:
+            raise ValueError(f"x must have shape (..., T, {self.d_in}), got {tuple(x.shape)}")
+        q, k, v = self.Wq(x), self.Wk(x), self.Wv(x)  # each (..., T, d_head)
+        return attention(q, k, v, causal=causal)  # (..., T, d_head)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention, all heads at once (chapter 11).
+
+    (B, T, C) -> (B, T, C). One Linear `qkv` holds Wq, Wk, Wv for every head side by side; the
+    heads' outputs are concatenated and mixed by `proj`. `dropout` drops attention weights (as in
+    `nn.MultiheadAttention`). `causal=False` lets every token see every other (an encoder).
+
+    `fused` picks the path: True -> `F.scaled_dot_product_attention`, False -> the manual
+    `attention`. With `n_kv_head < n_head` (grouped-query attention), each key/value head serves
+    n_head // n_kv_head query heads; `n_kv_head = n_head` (the default) is plain multi-head.
+    """
+
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        n_kv_head: int | None = None,
+        causal: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_heads(n_embd, n_head)
+        _check_dropout(dropout)
+        n_kv_head = n_head if n_kv_head is None else n_kv_head
+        if n_kv_head <= 0 or n_head % n_kv_head != 0:
+            raise ValueError(f"n_head={n_head} must be a multiple of n_kv_head={n_kv_head}")
+        self.n_embd, self.n_head, self.n_kv_head = n_embd, n_head, n_kv_head
+        self.head_size = n_embd // n_head
+        self.kv_dim = n_kv_head * self.head_size
+        self.qkv = nn.Linear(n_embd, n_embd + 2 * self.kv_dim, bias=bias)  # [Wq; Wk; Wv]
+        self.proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.dropout = dropout
+        self.causal = causal
+        self.fused = True
+
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
+        B, T, C = _check_input(x, self.n_embd)
+        nh, nkv, hs = self.n_head, self.n_kv_head, self.head_size
+        q, k, v = self.qkv(x).split([C, self.kv_dim, self.kv_dim], dim=2)
+        q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hs)
+        k = k.view(B, T, nkv, hs).transpose(1, 2)  # (B, T, nkv*hs) -> (B, nkv, T, hs)
+        v = v.view(B, T, nkv, hs).transpose(1, 2)  # (B, T, nkv*hs) -> (B, nkv, T, hs)
+        if nkv != nh:  # grouped-query: copy each key/value head for its group of query heads
+            k = k.repeat_interleave(nh // nkv, dim=1)  # (B, nkv, T, hs) -> (B, nh, T, hs)
+            v = v.repeat_interleave(nh // nkv, dim=1)  # (B, nkv, T, hs) -> (B, nh, T, hs)
+        mask = _padding_to_mask(key_padding_mask, B, T)  # None or (B, 1, 1, T)
+        dropout_p = self.dropout if self.training else 0.0
+        y = _attend(q, k, v, self.causal, mask, dropout_p, self.fused)  # (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, nh, T, hs) -> (B, T, C)
+        return self.proj(y)
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention whose queries come from x and keys/values from `memory`.
+
+    x (B, T, C) and memory (B, S, C) -> (B, T, C). This is how a decoder reads the encoder's
+    output in an encoder-decoder; the maths is that of `CausalSelfAttention` without the mask.
+    `key_padding_mask` (B, S), True = padding, hides memory positions.
+    """
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True) -> None:
+        super().__init__()
+        _check_heads(n_embd, n_head)
+        _check_dropout(dropout)
+        self.n_embd, self.n_head = n_embd, n_head
+        self.head_size = n_embd // n_head
+        self.q = nn.Linear(n_embd, n_embd, bias=bias)  # Wq, applied to x
+        self.kv = nn.Linear(n_embd, 2 * n_embd, bias=bias)  # [Wk; Wv], applied to memory
+        self.proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.dropout = dropout
+        self.fused = True
+
+    def forward(self, x: Tensor, memory: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
+        B, T, C = _check_input(x, self.n_embd)
+        _check_input(memory, self.n_embd, name="memory")
+        if memory.size(0) != B:
+            raise ValueError(
+                f"x and memory must have the same batch size, "
+                f"got x {tuple(x.shape)} and memory {tuple(memory.shape)}"
+            )
+        S, nh, hs = memory.size(1), self.n_head, self.head_size
+        q = self.q(x).view(B, T, nh, hs).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hs)
+        k, v = self.kv(memory).split(C, dim=2)  # (B, S, 2C) -> 2 x (B, S, C)
+        k = k.view(B, S, nh, hs).transpose(1, 2)  # (B, S, C) -> (B, nh, S, hs)
+        v = v.view(B, S, nh, hs).transpose(1, 2)  # (B, S, C) -> (B, nh, S, hs)
+        mask = _padding_to_mask(key_padding_mask, B, S)  # None or (B, 1, 1, S)
+        dropout_p = self.dropout if self.training else 0.0
+        y = _attend(q, k, v, False, mask, dropout_p, self.fused)  # (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, nh, T, hs) -> (B, T, C)
+        return self.proj(y)

@@ -1,0 +1,90 @@
+"""Layer normalization and its cheaper cousin, RMS normalization.
+
+Built in chapter 9, Layer normalization.
+
+Both work on the last axis, one vector at a time:
+
+    layer_norm(x) = (x - mean) / sqrt(var + eps) * weight + bias     (var: divide by N)
+    rms_norm(x)   = x / sqrt(mean(x^2) + eps) * weight
+
+`eps` keeps the division finite when every value is equal (var = 0). For vectors with a
+real spread it changes nothing you can see: for the leaf it moves the 9th decimal.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def _check_ndim(x: Tensor, weight: Tensor | None) -> None:
+    if weight is not None and weight.shape != x.shape[-1:]:
+        raise ValueError(
+            f"weight must have shape ({x.size(-1)},) to match x {tuple(x.shape)}, "
+            f"got {tuple(weight.shape)}"
+        )
+
+
+def layer_norm(
+    x: Tensor,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Subtract the mean, divide by the (population) standard deviation, then scale and shift.
+
+    >>> layer_norm(torch.tensor([32.0, 107.0, 56.0, 11.2]), eps=0.0)  # the leaf
+    tensor([-0.5473,  1.5522,  0.1246, -1.1295])
+    """
+    _check_ndim(x, weight)
+    mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
+    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)  # (..., 1), divided by N, not N - 1
+    y = (x - mean) / torch.sqrt(var + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def rms_norm(x: Tensor, weight: Tensor | None = None, eps: float = 1e-6) -> Tensor:
+    """Divide by the root mean square; no centring, no bias (used by Llama-style models).
+
+    >>> rms_norm(torch.tensor([3.0, 4.0]), eps=0.0)  # rms = sqrt((9 + 16) / 2)
+    tensor([0.8485, 1.1314])
+    """
+    _check_ndim(x, weight)
+    y = x / torch.sqrt((x**2).mean(dim=-1, keepdim=True) + eps)
+    return y if weight is None else y * weight
+
+
+class LayerNorm(nn.Module):
+    """`layer_norm` with a trainable scale (`weight`, starts at 1) and shift (`bias`, starts at 0).
+
+    `bias=False` drops the shift, which `nn.LayerNorm` only allows since torch 2.1.
+    """
+
+    def __init__(self, ndim: int, bias: bool = True, eps: float = 1e-5) -> None:
+        super().__init__()
+        if ndim <= 0:
+            raise ValueError(f"ndim must be positive, got {ndim}")
+        self.weight = nn.Parameter(torch.ones(ndim))
+        self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        return layer_norm(x, self.weight, self.bias, self.eps)
+
+
+class RMSNorm(nn.Module):
+    """`rms_norm` with a trainable scale (`weight`, starts at 1)."""
+
+    def __init__(self, ndim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        if ndim <= 0:
+            raise ValueError(f"ndim must be positive, got {ndim}")
+        self.weight = nn.Parameter(torch.ones(ndim))
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        return rms_norm(x, self.weight, self.eps)

@@ -1,0 +1,125 @@
+"""Telling the model where each token is: sinusoidal codes, learned embeddings, rotations.
+
+Built in chapter 12, Positional encoding.
+
+Three ways, all in this module:
+
+- `sinusoidal_encoding`: the fixed code of "Attention Is All You Need", one row per position,
+  sin and cos of p / base^(2i/d) side by side. `article_encoding` is the sine-only form the
+  article writes down, kept to compare against.
+- `LearnedPositionalEmbedding`: one trained vector per position, added to the token vector
+  (what GPT-2 and our `GPT` use as `wpe`).
+- Rotary embeddings (`rope_frequencies`, `apply_rope`): rotate each pair of coordinates of a
+  query or key by an angle proportional to its position, so that q . k depends only on how far
+  apart the two tokens are.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def _check_positive(**sizes: int) -> None:
+    for name, value in sizes.items():
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+
+
+def _check_even(name: str, value: int) -> None:
+    if value % 2 != 0:
+        raise ValueError(f"{name} must be even (sin/cos pairs), got {value}")
+
+
+def _angles(n_positions: int, dim: int, base: float) -> Tensor:
+    """angle[p, i] = p / base^(2i / dim), shape (n_positions, dim // 2)."""
+    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # (dim/2,)
+    positions = torch.arange(n_positions, dtype=torch.float64)[:, None]  # (T, 1)
+    return positions * inv_freq  # (T, 1) * (dim/2,) -> (T, dim/2)
+
+
+def sinusoidal_encoding(n_positions: int, d_model: int, base: float = 10000.0) -> Tensor:
+    """The paper's code, (n_positions, d_model): row p is the vector added at position p.
+
+    PE[p, 2i] = sin(p / base^(2i/d_model)),  PE[p, 2i+1] = cos(p / base^(2i/d_model)).
+    Positions count from 0, so row 0 is (0, 1, 0, 1, ...).
+
+    >>> sinusoidal_encoding(2, 4)
+    tensor([[0.0000, 1.0000, 0.0000, 1.0000],
+            [0.8415, 0.5403, 0.0100, 0.9999]])
+    """
+    _check_positive(n_positions=n_positions, d_model=d_model)
+    _check_even("d_model", d_model)
+    angle = _angles(n_positions, d_model, base)  # (T, d/2)
+    pe = torch.empty(n_positions, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(angle)  # even columns
+    pe[:, 1::2] = torch.cos(angle)  # odd columns
+    return pe.float()
+
+
+def article_encoding(n_positions: int, n_dims: int, context: int) -> Tensor:
+    """The article's form, (n_positions, n_dims): entry [p, i] = s_i(p) = sin(p / 10000^(i/d)).
+
+    As the article writes it, d is the context length (the paper uses the model width) and every
+    entry is a sine. Indices are the maths: row p is position p, column i is curve i, both from 0.
+
+    >>> round(article_encoding(2, 6, context=12)[1, 5].item(), 4)  # s_5(1) for d = 12
+    0.0215
+    """
+    _check_positive(n_positions=n_positions, n_dims=n_dims, context=context)
+    i = torch.arange(n_dims, dtype=torch.float64)  # (n_dims,)
+    p = torch.arange(n_positions, dtype=torch.float64)[:, None]  # (T, 1)
+    return torch.sin(p / 10000 ** (i / context)).float()  # (T, 1) / (n_dims,) -> (T, n_dims)
+
+
+class LearnedPositionalEmbedding(nn.Module):
+    """One trained vector per position: x (B, T, C) -> x + weight[0..T-1].
+
+    Its table `wpe` is an `nn.Embedding(block_size, n_embd)`, initialised like GPT-2's.
+    """
+
+    def __init__(self, block_size: int, n_embd: int) -> None:
+        super().__init__()
+        _check_positive(block_size=block_size, n_embd=n_embd)
+        self.wpe = nn.Embedding(block_size, n_embd)
+        nn.init.normal_(self.wpe.weight, mean=0.0, std=0.02)
+
+    def forward(self, x: Tensor) -> Tensor:
+        block_size, n_embd = self.wpe.weight.shape
+        if x.dim() < 2 or x.size(-1) != n_embd:
+            raise ValueError(f"x must have shape (..., T, {n_embd}), got {tuple(x.shape)}")
+        if x.size(-2) > block_size:
+            raise ValueError(f"sequence length T={x.size(-2)} exceeds block_size={block_size}")
+        pos = torch.arange(x.size(-2), device=x.device)  # (T,)
+        return x + self.wpe(pos)  # (..., T, C) + (T, C) -> (..., T, C)
+
+
+def rope_frequencies(head_dim: int, max_len: int, base: float = 10000.0) -> tuple[Tensor, Tensor]:
+    """cos and sin of the rotation angles, each (max_len, head_dim // 2).
+
+    angle[p, i] = p / base^(2i / head_dim): the same angles as `sinusoidal_encoding`.
+    """
+    _check_positive(head_dim=head_dim, max_len=max_len)
+    _check_even("head_dim", head_dim)
+    angle = _angles(max_len, head_dim, base)  # (max_len, hs/2)
+    return angle.cos().float(), angle.sin().float()
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate each pair (x[2i], x[2i+1]) of the row at position p by angle[p, i].
+
+    x is (..., T, hs), the queries or keys of one or more heads; cos and sin come from
+    `rope_frequencies` with max_len >= T (the first T rows are used).
+    """
+    T, hs = x.shape[-2:]
+    if hs % 2 != 0 or cos.shape != sin.shape or cos.dim() != 2 or cos.size(1) != hs // 2:
+        raise ValueError(
+            f"x (..., T, hs) needs cos and sin of shape (>= T, hs/2); "
+            f"got x {tuple(x.shape)}, cos {tuple(cos.shape)}, sin {tuple(sin.shape)}"
+        )
+    if cos.size(0) < T:
+        raise ValueError(f"cos/sin cover {cos.size(0)} positions but x has T={T}")
+    cos, sin = cos[:T].to(x.dtype), sin[:T].to(x.dtype)  # (T, hs/2)
+    x1, x2 = x[..., 0::2], x[..., 1::2]  # (..., T, hs/2) each: the two halves of every pair
+    rotated = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)  # (..., T, hs/2, 2)
+    return rotated.flatten(-2)  # (..., T, hs/2, 2) -> (..., T, hs)

@@ -1,0 +1,136 @@
+"""Positional codes: the paper's formula, the article's form, learned embeddings, RoPE."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from llmbook.gpt import GPT, GPTConfig
+from llmbook.positional import (
+    LearnedPositionalEmbedding,
+    apply_rope,
+    article_encoding,
+    rope_frequencies,
+    sinusoidal_encoding,
+)
+
+
+def _is_toeplitz(m: torch.Tensor, atol: float) -> bool:
+    """True when m[a, b] depends only on b - a: every diagonal is constant."""
+    return torch.allclose(m[1:, 1:], m[:-1, :-1], atol=atol, rtol=0)
+
+
+def test_sinusoidal_encoding_equals_the_formula_loop() -> None:
+    T, d = 20, 8
+    pe = sinusoidal_encoding(T, d)
+    assert pe.shape == (T, d) and pe.dtype == torch.float32
+    for p in range(T):
+        for i in range(d // 2):
+            angle = p / 10000 ** (2 * i / d)
+            assert pe[p, 2 * i].item() == pytest.approx(math.sin(angle), abs=1e-6)
+            assert pe[p, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-6)
+
+
+def test_sinusoidal_rows_are_bounded_and_distinct() -> None:
+    pe = sinusoidal_encoding(512, 16)
+    assert pe.min() >= -1 and pe.max() <= 1
+    distances = torch.cdist(pe, pe) + torch.eye(512) * 10  # ignore each row against itself
+    assert distances.min() > 1e-3
+
+
+def test_sinusoidal_dot_product_depends_only_on_distance() -> None:
+    pe = sinusoidal_encoding(64, 16).double()
+    gram = pe @ pe.T  # gram[a, b] = sum_i cos(w_i (b - a))
+    assert _is_toeplitz(gram, atol=1e-5)
+    torch.testing.assert_close(gram, gram.T)
+    assert gram[0, 0].item() == pytest.approx(8.0)  # d/2 pairs of sin^2 + cos^2
+
+
+def test_sinusoidal_rejects_odd_width() -> None:
+    with pytest.raises(ValueError, match=r"d_model must be even.*got 7"):
+        sinusoidal_encoding(10, 7)
+    with pytest.raises(ValueError, match="n_positions must be positive, got 0"):
+        sinusoidal_encoding(0, 8)
+
+
+def test_article_encoding_matches_article_example() -> None:
+    enc = article_encoding(12, 10, context=12)
+    assert enc.shape == (12, 10)
+    assert enc[1, 5].item() == pytest.approx(math.sin(1 / 10000 ** (5 / 12)), abs=1e-7)
+    assert round(enc[1, 5].item(), 4) == 0.0215
+    assert enc.min() >= -1 and enc.max() <= 1
+    assert enc.min() < 0  # the article's "between 0 and 1" does not hold
+    assert len({tuple(row.tolist()) for row in enc}) == 12  # every position has its own code
+
+
+def test_article_form_dot_product_depends_on_more_than_distance() -> None:
+    """Sine alone is not shift-invariant; the paper's sin/cos pairs are."""
+    enc = article_encoding(24, 12, context=12).double()
+    assert not _is_toeplitz(enc @ enc.T, atol=1e-3)
+
+
+def test_learned_positional_embedding_is_what_gpt_adds() -> None:
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16)
+    model = GPT(config)
+    pos = LearnedPositionalEmbedding(config.block_size, config.n_embd)
+    assert pos.wpe.weight.std().item() == pytest.approx(0.02, rel=0.2)
+    pos.load_state_dict({"wpe.weight": model.wpe.weight.detach()})
+    idx = torch.randint(11, (2, 5))
+    tokens = model.wte(idx)  # (B, T, C)
+    torch.testing.assert_close(pos(tokens), tokens + model.wpe(torch.arange(5)))
+    torch.testing.assert_close(pos(tokens) - tokens, model.wpe.weight[:5].expand(2, 5, 16))
+    with pytest.raises(ValueError, match="T=9 exceeds block_size=8"):
+        pos(torch.zeros(1, 9, 16))
+    with pytest.raises(ValueError, match=r"\(\.\.\., T, 16\).*\(1, 4, 3\)"):
+        pos(torch.zeros(1, 4, 3))
+
+
+def test_rope_angles_are_the_sinusoidal_angles() -> None:
+    cos, sin = rope_frequencies(head_dim=8, max_len=10)
+    assert cos.shape == sin.shape == (10, 4)
+    pe = sinusoidal_encoding(10, 8)
+    torch.testing.assert_close(sin, pe[:, 0::2])
+    torch.testing.assert_close(cos, pe[:, 1::2])
+
+
+def test_apply_rope_equals_complex_multiplication() -> None:
+    """Pair (a, b) as the complex number a + ib; RoPE multiplies it by e^(i * angle)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 7, 8, generator=g)  # (B, nh, T, hs)
+    cos, sin = rope_frequencies(8, 16)
+    angle = torch.atan2(sin[:7], cos[:7])  # (T, hs/2)
+    z = torch.view_as_complex(x.reshape(2, 3, 7, 4, 2))  # (B, nh, T, hs/2) complex
+    expected = torch.view_as_real(z * torch.polar(torch.ones_like(angle), angle)).flatten(-2)
+    torch.testing.assert_close(apply_rope(x, cos, sin), expected)
+
+
+def test_rope_preserves_length_and_leaves_position_zero_alone() -> None:
+    x = torch.randn(5, 8, generator=torch.Generator().manual_seed(1))  # (T, hs)
+    rotated = apply_rope(x, *rope_frequencies(8, 5))
+    torch.testing.assert_close(rotated.norm(dim=-1), x.norm(dim=-1))
+    torch.testing.assert_close(rotated[0], x[0])
+
+
+def test_rope_query_key_dot_product_depends_only_on_position_difference() -> None:
+    g = torch.Generator().manual_seed(2)
+    q, k = torch.randn(16, generator=g), torch.randn(16, generator=g)
+    T = 12
+    cos, sin = rope_frequencies(16, T)
+    q_at = apply_rope(q.expand(T, 16), cos, sin)  # the same query placed at positions 0..T-1
+    k_at = apply_rope(k.expand(T, 16), cos, sin)
+    scores = q_at @ k_at.T  # scores[m, n] = q at position m . k at position n
+    assert _is_toeplitz(scores, atol=1e-5)
+    assert not torch.allclose(scores[0, 1], scores[0, 2])  # ... but it does depend on it
+
+
+def test_rope_rejects_mismatched_tables() -> None:
+    cos, sin = rope_frequencies(8, 4)
+    with pytest.raises(ValueError, match="cover 4 positions but x has T=6"):
+        apply_rope(torch.zeros(6, 8), cos, sin)
+    with pytest.raises(ValueError, match=r"x \(6, 6\), cos \(4, 4\)"):
+        apply_rope(torch.zeros(6, 6), cos, sin)
+    with pytest.raises(ValueError, match=r"head_dim must be even.*got 5"):
+        rope_frequencies(5, 4)
