@@ -37,7 +37,7 @@ def make_dataset(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
     >>> x, labels = make_dataset(4, seed=0)
     >>> x.shape, labels.tolist()
-    ((4, 4), [1, 1, 0, 0])
+    ((4, 4), [0, 0, 1, 1])
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an integer of at least 2 objects, got {n!r}")
