@@ -24,7 +24,7 @@ FEATURE_SCALE = np.array([255.0, 255.0, 255.0, 100.0])
 
 # (low, high) of the uniform distribution of each feature: R, G, B, volume in ml
 _LEAF_RANGES = [(10, 150), (80, 210), (10, 100), (1, 30)]
-_FLOWER_RANGES = [(130, 255), (10, 230), (0, 120), (12, 80)]
+_FLOWER_RANGES = [(130, 255), (10, 230), (0, 60), (12, 80)]
 
 Params = dict[str, np.ndarray]
 
