@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from llmbook.attention import SelfAttentionHead
 from llmbook.gpt import GPT, GPTConfig
 from llmbook.positional import (
     LearnedPositionalEmbedding,
@@ -197,3 +200,31 @@ def test_sinusoidal_shift_has_no_article_form_counterpart() -> None:
 def test_bad_sizes_and_bases_raise_clear_errors(call, error, message) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+def test_attention_is_blind_to_order_until_positions_are_added() -> None:
+    """Chapter 12's permutation test, with torch's fused attention as the oracle."""
+    torch.manual_seed(0)
+    head = SelfAttentionHead(8, 8).double()
+    x = torch.randn(4, 8, dtype=torch.float64)  # (T, C)
+    codes = sinusoidal_encoding(4, 8).double()  # (T, C)
+    with torch.no_grad():
+        q, k, v = head.Wq(x), head.Wk(x), head.Wv(x)
+        oracle = F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
+        torch.testing.assert_close(head(x), oracle)
+        for order in itertools.permutations(range(3)):
+            rows = [*order, 3]  # shuffle the earlier tokens, keep the last one last
+            torch.testing.assert_close(head(x[rows])[-1], head(x)[-1])
+            moved = (head(x[rows] + codes)[-1] - head(x + codes)[-1]).abs().max().item()
+            assert (moved > 1e-3) == (list(order) != [0, 1, 2])
+
+
+def test_learned_positions_also_break_the_symmetry() -> None:
+    torch.manual_seed(1)
+    head, pos = SelfAttentionHead(8, 8), LearnedPositionalEmbedding(12, 8)
+    with torch.no_grad():
+        pos.wpe.weight.normal_()  # as if trained: large enough to matter
+        x = torch.randn(1, 4, 8)  # (B, T, C)
+        shuffled = x[:, [1, 0, 2, 3]]
+        torch.testing.assert_close(head(shuffled)[0, -1], head(x)[0, -1])
+        assert not torch.allclose(head(pos(shuffled))[0, -1], head(pos(x))[0, -1], atol=1e-3)
