@@ -12,9 +12,15 @@ Three ways, all in this module:
 - Rotary embeddings (`rope_frequencies`, `apply_rope`): rotate each pair of coordinates of a
   query or key by an angle proportional to its position, so that q . k depends only on how far
   apart the two tokens are.
+
+`sinusoidal_shift` is the reason the paper chose sin/cos pairs: moving k positions on is one
+fixed rotation, the same at every position.
 """
 
 from __future__ import annotations
+
+import math
+from numbers import Integral, Real
 
 import torch
 from torch import Tensor, nn
@@ -22,8 +28,17 @@ from torch import Tensor, nn
 
 def _check_positive(**sizes: int) -> None:
     for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
+
+
+def _check_base(base: float) -> None:
+    if isinstance(base, bool) or not isinstance(base, Real):
+        raise TypeError(f"base must be a number, got {base!r}")
+    if not math.isfinite(base) or base <= 0:
+        raise ValueError(f"base must be a positive finite number, got {base!r}")
 
 
 def _check_even(name: str, value: int) -> None:
@@ -50,6 +65,7 @@ def sinusoidal_encoding(n_positions: int, d_model: int, base: float = 10000.0) -
     """
     _check_positive(n_positions=n_positions, d_model=d_model)
     _check_even("d_model", d_model)
+    _check_base(base)
     angle = _angles(n_positions, d_model, base)  # (T, d/2)
     pe = torch.empty(n_positions, d_model, dtype=torch.float64)
     pe[:, 0::2] = torch.sin(angle)  # even columns
@@ -57,19 +73,43 @@ def sinusoidal_encoding(n_positions: int, d_model: int, base: float = 10000.0) -
     return pe.float()
 
 
-def article_encoding(n_positions: int, n_dims: int, context: int) -> Tensor:
+def article_encoding(n_positions: int, n_dims: int, context: int, base: float = 10000.0) -> Tensor:
     """The article's form, (n_positions, n_dims): entry [p, i] = s_i(p) = sin(p / 10000^(i/d)).
 
     As the article writes it, d is the context length (the paper uses the model width) and every
     entry is a sine. Indices are the maths: row p is position p, column i is curve i, both from 0.
+    `base` replaces the 10000 (to compare with `sinusoidal_encoding` at other bases).
 
     >>> round(article_encoding(2, 6, context=12)[1, 5].item(), 4)  # s_5(1) for d = 12
     0.0215
     """
     _check_positive(n_positions=n_positions, n_dims=n_dims, context=context)
+    _check_base(base)
     i = torch.arange(n_dims, dtype=torch.float64)  # (n_dims,)
     p = torch.arange(n_positions, dtype=torch.float64)[:, None]  # (T, 1)
-    return torch.sin(p / 10000 ** (i / context)).float()  # (T, 1) / (n_dims,) -> (T, n_dims)
+    return torch.sin(p / base ** (i / context)).float()  # (T, 1) / (n_dims,) -> (T, n_dims)
+
+
+def sinusoidal_shift(k: int, d_model: int, base: float = 10000.0) -> Tensor:
+    """The (d_model, d_model) matrix M_k with PE[p + k] = M_k @ PE[p] for every position p.
+
+    Block diagonal: pair i, (sin, cos) of angle p w_i, turns by k w_i, where
+    w_i = 1 / base^(2i/d_model). M_k does not depend on p; M_k @ M_j = M_(k+j); k may be
+    negative (M_-k is the transpose of M_k).
+
+    >>> pe = sinusoidal_encoding(8, 4)
+    >>> torch.allclose(pe[:6] @ sinusoidal_shift(2, 4).T, pe[2:], atol=1e-6)  # rows p -> p + 2
+    True
+    """
+    if isinstance(k, bool) or not isinstance(k, Integral):
+        raise TypeError(f"k must be an integer, got {k!r}")
+    _check_positive(d_model=d_model)
+    _check_even("d_model", d_model)
+    _check_base(base)
+    inv_freq = base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)  # (d/2,)
+    c, s = torch.cos(k * inv_freq), torch.sin(k * inv_freq)  # (d/2,) each
+    blocks = torch.stack((torch.stack((c, s), -1), torch.stack((-s, c), -1)), -2)  # (d/2, 2, 2)
+    return torch.block_diag(*blocks).float()  # d/2 blocks of (2, 2) -> (d, d)
 
 
 class LearnedPositionalEmbedding(nn.Module):
@@ -101,6 +141,7 @@ def rope_frequencies(head_dim: int, max_len: int, base: float = 10000.0) -> tupl
     """
     _check_positive(head_dim=head_dim, max_len=max_len)
     _check_even("head_dim", head_dim)
+    _check_base(base)
     angle = _angles(max_len, head_dim, base)  # (max_len, hs/2)
     return angle.cos().float(), angle.sin().float()
 

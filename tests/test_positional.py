@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from llmbook.attention import SelfAttentionHead
 from llmbook.gpt import GPT, GPTConfig
 from llmbook.positional import (
     LearnedPositionalEmbedding,
@@ -14,6 +17,7 @@ from llmbook.positional import (
     article_encoding,
     rope_frequencies,
     sinusoidal_encoding,
+    sinusoidal_shift,
 )
 
 
@@ -134,3 +138,93 @@ def test_rope_rejects_mismatched_tables() -> None:
         apply_rope(torch.zeros(6, 6), cos, sin)
     with pytest.raises(ValueError, match=r"head_dim must be even.*got 5"):
         rope_frequencies(5, 4)
+
+
+def test_article_encoding_base_replaces_ten_thousand() -> None:
+    enc = article_encoding(5, 6, context=12, base=100.0)
+    assert enc[3, 4].item() == pytest.approx(math.sin(3 / 100 ** (4 / 12)), abs=1e-7)
+    torch.testing.assert_close(article_encoding(5, 6, 12, base=10000.0), article_encoding(5, 6, 12))
+
+
+def test_sinusoidal_shift_is_one_rotation_for_every_position() -> None:
+    """PE[p + k] = M_k PE[p] with the same M_k at every p: the paper's reason for sin/cos."""
+    T, d, k = 100, 16, 7
+    pe = sinusoidal_encoding(T + k, d).double()
+    shift = sinusoidal_shift(k, d).double()
+    torch.testing.assert_close(pe[:T] @ shift.T, pe[k:], atol=1e-5, rtol=0)
+    # the brute-force oracle: the one linear map that sends rows p to rows p + k, by least
+    # squares (base 100 so that even the slowest pair turns enough over 200 positions)
+    pe_100 = sinusoidal_encoding(200 + k, 8, base=100.0).double()
+    fitted = torch.linalg.lstsq(pe_100[:200], pe_100[k:]).solution.T  # (d, d)
+    torch.testing.assert_close(fitted, sinusoidal_shift(k, 8, 100.0).double(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        shift @ shift.T, torch.eye(d, dtype=torch.float64), atol=1e-6, rtol=0
+    )
+    torch.testing.assert_close(
+        sinusoidal_shift(3, d) @ sinusoidal_shift(4, d), sinusoidal_shift(7, d)
+    )
+    torch.testing.assert_close(sinusoidal_shift(-k, d), sinusoidal_shift(k, d).T)
+    torch.testing.assert_close(sinusoidal_shift(0, d), torch.eye(d))
+
+
+def test_sinusoidal_shift_has_no_article_form_counterpart() -> None:
+    """With sines alone no single matrix moves every row on by k: the least-squares fit fails."""
+    enc = article_encoding(60, 12, context=12).double()
+    fitted = torch.linalg.lstsq(enc[:50], enc[7:57]).solution
+    assert (enc[:50] @ fitted - enc[7:57]).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: sinusoidal_encoding(10, 7), ValueError, r"d_model must be even.*got 7"),
+        (lambda: sinusoidal_encoding(10, 0), ValueError, "d_model must be positive, got 0"),
+        (lambda: sinusoidal_encoding(-3, 8), ValueError, "n_positions must be positive, got -3"),
+        (lambda: sinusoidal_encoding(10, 8, base=0.0), ValueError, "base must be a positive"),
+        (lambda: sinusoidal_encoding(10, 8, base=-2), ValueError, "got -2"),
+        (lambda: sinusoidal_encoding(10, 8, base=math.inf), ValueError, "got inf"),
+        (lambda: sinusoidal_encoding(10, 8, base="1e4"), TypeError, "base must be a number"),
+        (lambda: sinusoidal_encoding(10.0, 8), TypeError, "n_positions must be an integer"),
+        (lambda: sinusoidal_encoding(True, 8), TypeError, "n_positions must be an integer"),
+        (lambda: article_encoding(12, 0, context=12), ValueError, "n_dims must be positive"),
+        (lambda: article_encoding(12, 10, context=0), ValueError, "context must be positive"),
+        (lambda: article_encoding(12, 10, 12, base=0), ValueError, "base must be a positive"),
+        (lambda: sinusoidal_shift(1, 9), ValueError, r"d_model must be even.*got 9"),
+        (lambda: sinusoidal_shift(1.5, 8), TypeError, "k must be an integer, got 1.5"),
+        (lambda: rope_frequencies(8, 0), ValueError, "max_len must be positive, got 0"),
+        (lambda: rope_frequencies(8, 4, base=-1.0), ValueError, "base must be a positive"),
+        (lambda: LearnedPositionalEmbedding(0, 16), ValueError, "block_size must be positive"),
+        (lambda: LearnedPositionalEmbedding(8, -1), ValueError, "n_embd must be positive"),
+    ],
+)
+def test_bad_sizes_and_bases_raise_clear_errors(call, error, message) -> None:
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_attention_is_blind_to_order_until_positions_are_added() -> None:
+    """Chapter 12's permutation test, with torch's fused attention as the oracle."""
+    torch.manual_seed(0)
+    head = SelfAttentionHead(8, 8).double()
+    x = torch.randn(4, 8, dtype=torch.float64)  # (T, C)
+    codes = sinusoidal_encoding(4, 8).double()  # (T, C)
+    with torch.no_grad():
+        q, k, v = head.Wq(x), head.Wk(x), head.Wv(x)
+        oracle = F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
+        torch.testing.assert_close(head(x), oracle)
+        for order in itertools.permutations(range(3)):
+            rows = [*order, 3]  # shuffle the earlier tokens, keep the last one last
+            torch.testing.assert_close(head(x[rows])[-1], head(x)[-1])
+            moved = (head(x[rows] + codes)[-1] - head(x + codes)[-1]).abs().max().item()
+            assert (moved > 1e-3) == (list(order) != [0, 1, 2])
+
+
+def test_learned_positions_also_break_the_symmetry() -> None:
+    torch.manual_seed(1)
+    head, pos = SelfAttentionHead(8, 8), LearnedPositionalEmbedding(12, 8)
+    with torch.no_grad():
+        pos.wpe.weight.normal_()  # as if trained: large enough to matter
+        x = torch.randn(1, 4, 8)  # (B, T, C)
+        shuffled = x[:, [1, 0, 2, 3]]
+        torch.testing.assert_close(head(shuffled)[0, -1], head(x)[0, -1])
+        assert not torch.allclose(head(pos(shuffled))[0, -1], head(pos(x))[0, -1], atol=1e-3)
