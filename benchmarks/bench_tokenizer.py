@@ -49,6 +49,7 @@ def main() -> None:
     args = parser.parse_args()
 
     text = load_text("tinyshakespeare")
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     train_s, encode_s = [], []
     for _ in range(args.repeats):
         seconds, tok = timed(lambda: BPETokenizer().train(text, args.vocab_size))
@@ -75,6 +76,8 @@ def main() -> None:
         "machine": {
             "cpu_count": os.cpu_count(),
             "note": f"{os.cpu_count()} CPU cores (shared); pure Python, so one core used",
+            # other work on the machine slows the run down: 1-minute load average at the start
+            "load_average_1min": None if load_before is None else round(load_before, 2),
             "processor": cpu_model(),
             "platform": platform.platform(),
             "python": sys.version.split()[0],

@@ -38,7 +38,9 @@ class NextCharMLP(nn.Module):
     """``context`` character codes -> ``vocab_size`` scores for the next character.
 
     ``seed`` fixes the initial weights without touching torch's global random state, so two
-    models built with the same arguments are identical.
+    models built with the same arguments are identical. The embeddings start as random numbers
+    with spread ``embedding_std`` (nn.Embedding's default is 1; chapter 4 starts them at 0.1, so
+    that where a character ends up is mostly what training put there).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class NextCharMLP(nn.Module):
         hidden: int = 128,
         embedding: int | None = None,
         seed: int = 0,
+        embedding_std: float = 1.0,
     ) -> None:
         super().__init__()
         self.context = _positive_int("context", context)
@@ -55,11 +58,18 @@ class NextCharMLP(nn.Module):
         _positive_int("hidden", hidden)
         if embedding is not None:
             _positive_int("embedding", embedding)
+        if isinstance(embedding_std, bool) or not isinstance(embedding_std, int | float):
+            raise TypeError(f"embedding_std must be a number, got {embedding_std!r}")
+        if not embedding_std > 0:
+            raise ValueError(f"embedding_std must be positive, got {embedding_std!r}")
         self.embedding_size = embedding
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             # one column per character, as in the article's embedding matrix: (vocab_size, E)
             self.embedding = None if embedding is None else nn.Embedding(vocab_size, embedding)
+            if self.embedding is not None:
+                with torch.no_grad():
+                    self.embedding.weight.mul_(embedding_std)  # N(0, 1) -> N(0, std^2)
             n_inputs = context if embedding is None else context * embedding
             self.hidden = nn.Linear(n_inputs, hidden)
             self.output = nn.Linear(hidden, vocab_size)

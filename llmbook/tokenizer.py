@@ -6,6 +6,7 @@ Modelled on Karpathy's minbpe: a base class `Tokenizer` holds save/load, and eac
 one idea.
 
 - `CharTokenizer`: one id per distinct character of a text (the GPT of chapter 13 uses it).
+- `WordTokenizer`: one id per word (a chunk of `split_chunks`), with an id for unknown words.
 - `BPETokenizer`: byte-level byte-pair encoding. It starts from the 256 possible bytes of UTF-8
   text, so any string can be encoded, and learns merges of frequent neighbouring tokens.
 
@@ -18,6 +19,7 @@ same merges as recounting everything after each merge, in a fraction of the time
 from __future__ import annotations
 
 import json
+import operator
 import os
 import re
 import tempfile
@@ -69,6 +71,27 @@ def merge(ids: Sequence[int], pair: tuple[int, int], idx: int) -> list[int]:
     return out
 
 
+def split_chunks(text: str, pattern: str | None = GPT2_LIKE_PATTERN) -> list[str]:
+    """Cut `text` into chunks with `pattern` (None: the whole text is one chunk).
+
+    Example: split_chunks("the cats sat.") -> ["the", " cats", " sat", "."].
+    """
+    _check_text(text)
+    if pattern is None:
+        return [text] if text else []
+    return _compiled(pattern).findall(text)
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    compiled = _PATTERNS.get(pattern)
+    if compiled is None:
+        compiled = _PATTERNS[pattern] = re.compile(pattern)
+    return compiled
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
 def _check_text(text: object) -> str:
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}: {text!r:.80}")
@@ -103,13 +126,18 @@ class Tokenizer:
     def _check_ids(self, ids: Iterable[int]) -> list[int]:
         if isinstance(ids, (str, bytes)):
             raise TypeError(f"ids must be a sequence of ints, got {type(ids).__name__}")
-        ids = list(ids)
+        checked = []
         for i in ids:
-            if isinstance(i, bool) or not isinstance(i, int):
+            try:
+                k = operator.index(i)  # int, numpy integer, 0-d integer tensor
+            except TypeError:
+                k = None
+            if k is None or isinstance(i, bool):
                 raise TypeError(f"ids must be ints, got {i!r} ({type(i).__name__})")
-            if not 0 <= i < self.vocab_size:
-                raise ValueError(f"id {i} is outside the vocabulary (0 to {self.vocab_size - 1})")
-        return ids
+            if not 0 <= k < self.vocab_size:
+                raise ValueError(f"id {k} is outside the vocabulary (0 to {self.vocab_size - 1})")
+            checked.append(k)
+        return checked
 
     def _state(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -210,6 +238,76 @@ class CharTokenizer(Tokenizer):
         return cls(state["chars"])
 
 
+class WordTokenizer(Tokenizer):
+    """One id per word: the chunks of `split_chunks` (a word with its leading space, say).
+
+    Id 0 stands for every word not in the vocabulary and decodes as `UNKNOWN`; ids 1, 2, ...
+    are the words in `words`. Unlike BPE, a word tokenizer cannot spell a new word, so
+    decode(encode(text)) gives `text` back only when every word of `text` is known.
+    """
+
+    kind = "word"
+    UNKNOWN = "<unk>"
+
+    def __init__(self, words: Iterable[str], pattern: str | None = GPT2_LIKE_PATTERN) -> None:
+        words = list(words)
+        for w in words:
+            if not isinstance(w, str) or not w:
+                raise ValueError(f"vocabulary entries must be non-empty strings, got {w!r}")
+        if len(set(words)) != len(words):
+            repeated = sorted(w for w, n in Counter(words).items() if n > 1)
+            raise ValueError(f"vocabulary has repeated words: {repeated[:5]!r}")
+        if pattern is not None and not isinstance(pattern, str):
+            raise TypeError(f"pattern must be a str or None, got {pattern!r}")
+        self.pattern = pattern
+        self.words = words
+        self.stoi = {w: i for i, w in enumerate(words, start=1)}
+
+    @classmethod
+    def from_text(
+        cls, text: str, max_words: int | None = None, pattern: str | None = GPT2_LIKE_PATTERN
+    ) -> WordTokenizer:
+        """The words of `text`, most frequent first (ties in alphabetical order).
+
+        `max_words` keeps only that many (the rest become unknown).
+        """
+        if not _check_text(text):
+            raise ValueError("cannot build a vocabulary from an empty text")
+        if max_words is not None and (
+            isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 1
+        ):
+            raise ValueError(f"max_words must be a positive integer or None, got {max_words!r}")
+        counts = Counter(split_chunks(text, pattern))
+        ranked = sorted(counts, key=lambda w: (-counts[w], w))
+        return cls(ranked[:max_words], pattern)
+
+    @property
+    def vocab_size(self) -> int:
+        return 1 + len(self.words)
+
+    def encode(self, text: str) -> list[int]:
+        """One id per word of `text`; 0 for a word outside the vocabulary."""
+        return [self.stoi.get(w, 0) for w in split_chunks(text, self.pattern)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(self.words[i - 1] if i else self.UNKNOWN for i in self._check_ids(ids))
+
+    def _state(self) -> dict[str, Any]:
+        return {"pattern": self.pattern, "words": self.words}
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any]) -> WordTokenizer:
+        if not isinstance(state["words"], list):
+            raise TypeError(f"'words' must be a list, got {type(state['words']).__name__}")
+        pattern = state["pattern"]
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as exc:
+                raise ValueError(f"bad pattern {pattern!r}: {exc}") from exc
+        return cls(state["words"], pattern)
+
+
 class BPETokenizer(Tokenizer):
     """Byte-level BPE: ids 0-255 are the bytes; merge k makes id 256 + k.
 
@@ -224,8 +322,9 @@ class BPETokenizer(Tokenizer):
     def __init__(self, pattern: str | None = GPT2_LIKE_PATTERN) -> None:
         if pattern is not None and not isinstance(pattern, str):
             raise TypeError(f"pattern must be a str or None, got {pattern!r}")
+        if pattern is not None:
+            _compiled(pattern)  # a bad pattern fails here, not at the first encode
         self.pattern = pattern
-        self._regex = None if pattern is None else re.compile(pattern)
         self._set_merges({})
 
     def _set_merges(self, merges: dict[tuple[int, int], int]) -> None:
@@ -241,10 +340,7 @@ class BPETokenizer(Tokenizer):
 
     def split(self, text: str) -> list[str]:
         """Cut `text` into the chunks that BPE works within (joined, they give `text` back)."""
-        _check_text(text)
-        if self._regex is None:
-            return [text] if text else []
-        return self._regex.findall(text)
+        return split_chunks(text, self.pattern)
 
     def train(self, text: str, vocab_size: int, verbose: bool = False) -> BPETokenizer:
         """Learn `vocab_size - 256` merges from `text` (replacing any earlier ones); return self."""
@@ -278,6 +374,23 @@ class BPETokenizer(Tokenizer):
                 self._update(chunks, c, weights[c], pair, 256 + k, stats, where)
         self._set_merges(merges)
         return self
+
+    def truncated(self, num_merges: int) -> BPETokenizer:
+        """A new tokenizer with only the first `num_merges` merges of this one.
+
+        Training is greedy, one merge after another, so this equals training to
+        `256 + num_merges` tokens on the same text: one run gives every smaller vocabulary.
+        """
+        if isinstance(num_merges, bool) or not isinstance(num_merges, int):
+            raise TypeError(f"num_merges must be an int, got {num_merges!r}")
+        if not 0 <= num_merges <= len(self.merges):
+            raise ValueError(
+                f"num_merges must be between 0 and {len(self.merges)} (the merges learned),"
+                f" got {num_merges}"
+            )
+        tok = BPETokenizer(self.pattern)
+        tok._set_merges(dict(list(self.merges.items())[:num_merges]))
+        return tok
 
     @staticmethod
     def _update(

@@ -24,7 +24,7 @@ def good_bytes(shared_data_dir: Path) -> bytes:
 
 @pytest.fixture(scope="module")
 def server(good_bytes: bytes):
-    """A local HTTP server: /good, /truncated, /altered, /error500; counts requests per path."""
+    """A local HTTP server: /good, /truncated, /altered, /cut-off, /error500; counts requests."""
     altered = bytearray(good_bytes)
     altered[1000] ^= 0x20  # flip the case of one letter: same size, other sha256
     bodies = {
@@ -37,6 +37,13 @@ def server(good_bytes: bytes):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             hits[self.path] += 1
+            if self.path == "/cut-off":  # promises the whole file, sends half, hangs up
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(good_bytes)))
+                self.end_headers()
+                self.wfile.write(good_bytes[: len(good_bytes) // 2])
+                self.close_connection = True
+                return
             body = bodies.get(self.path)
             if body is None:
                 self.send_error(500 if self.path == "/error500" else 404)
@@ -209,3 +216,26 @@ def test_get_batch_is_reproducible_and_reaches_the_last_token():
 def test_get_batch_rejects_bad_sizes(length, batch_size, block_size, message):
     with pytest.raises(ValueError, match=message):
         get_batch(torch.arange(length), batch_size, block_size)
+
+
+def test_connection_cut_off_mid_file_leaves_nothing(server, cache: Path):
+    base, _ = server
+    with pytest.raises(DownloadError, match="/cut-off: "):
+        load_text(urls=[f"{base}/cut-off"])
+    assert list(cache.iterdir()) == []
+
+
+def test_download_shows_a_progress_bar(server, cache: Path, capsys: pytest.CaptureFixture):
+    base, _ = server
+    load_text(urls=[f"{base}/good"])
+    bar = capsys.readouterr().err
+    assert "tinyshakespeare.txt" in bar
+    assert "100%" in bar and "1.12M/1.12M" in bar
+
+
+def test_cache_hit_shows_no_progress_bar(server, cache: Path, capsys: pytest.CaptureFixture):
+    base, _ = server
+    load_text(urls=[f"{base}/good"])
+    capsys.readouterr()
+    load_text(urls=[f"{base}/good"])
+    assert capsys.readouterr().err == ""

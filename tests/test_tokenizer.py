@@ -9,11 +9,14 @@ from hypothesis import strategies as st
 
 from llmbook.texts import CAT_CORPUS, HUMPTY, NURSERY_RHYMES
 from llmbook.tokenizer import (
+    GPT2_LIKE_PATTERN,
     BPETokenizer,
     CharTokenizer,
     Tokenizer,
+    WordTokenizer,
     get_stats,
     merge,
+    split_chunks,
 )
 
 MODEST = settings(max_examples=50, deadline=None)
@@ -320,3 +323,129 @@ def test_bpe_on_tiny_shakespeare_compresses_unseen_text(shared_data_dir: Path):
     ids = tok.encode(val)
     assert tok.decode(ids) == val
     assert 1.8 < len(val.encode()) / len(ids) < 2.2
+
+
+# --- saving and loading keeps everything ---------------------------------------------------
+
+
+@MODEST
+@given(SMALL_ALPHABET, st.integers(0, 20), st.text(max_size=40), st.booleans())
+def test_save_load_roundtrips_exactly(tmp_path_factory, train_text, num_merges, probe, chunked):
+    tok = BPETokenizer(pattern=GPT2_LIKE_PATTERN if chunked else None)
+    possible = len(naive_train(train_text, 256 + num_merges, tok))
+    tok.train(train_text, 256 + min(num_merges, possible))
+    folder = tmp_path_factory.mktemp("tok")
+    tok.save(folder / "a.json")
+    loaded = BPETokenizer.load(folder / "a.json")
+    assert list(loaded.merges.items()) == list(tok.merges.items())
+    assert loaded.vocab == tok.vocab and loaded.pattern == tok.pattern
+    assert loaded.encode(probe) == tok.encode(probe)
+    assert loaded.decode(loaded.encode(probe)) == probe
+    loaded.save(folder / "b.json")  # saving again writes the very same bytes
+    assert (folder / "a.json").read_bytes() == (folder / "b.json").read_bytes()
+
+
+# --- one training run gives every smaller vocabulary ---------------------------------------
+
+
+@MODEST
+@given(SMALL_ALPHABET, st.integers(0, 15))
+def test_truncated_equals_training_fewer_merges(text, keep):
+    full = BPETokenizer()
+    available = len(naive_train(text, 256 + 15, full))
+    full.train(text, 256 + available)
+    keep = min(keep, available)
+    small = BPETokenizer().train(text, 256 + keep)
+    cut = full.truncated(keep)
+    assert list(cut.merges.items()) == list(small.merges.items())
+    assert cut.encode(text) == small.encode(text)
+    assert len(full.merges) == available  # the original is left as it was
+
+
+def test_truncated_refuses_bad_counts(rhymes_bpe):
+    with pytest.raises(ValueError, match=r"between 0 and 64 \(the merges learned\), got 65"):
+        rhymes_bpe.truncated(65)
+    with pytest.raises(ValueError, match="got -1"):
+        rhymes_bpe.truncated(-1)
+    with pytest.raises(TypeError, match="num_merges must be an int"):
+        rhymes_bpe.truncated(2.0)
+
+
+def test_merges_shorten_the_sequence_step_by_step(rhymes_bpe):
+    text = "".join(NURSERY_RHYMES.values())
+    lengths = [len(rhymes_bpe.truncated(k).encode(text)) for k in range(0, 65, 8)]
+    assert lengths == sorted(lengths, reverse=True)
+    assert lengths[0] == len(text.encode("utf-8"))  # no merges: one token per byte
+
+
+def test_decode_accepts_numpy_and_torch_integers(rhymes_bpe):
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    ids = rhymes_bpe.encode("humpty dumpty")
+    assert rhymes_bpe.decode(np.array(ids)) == "humpty dumpty"
+    assert rhymes_bpe.decode(torch.tensor(ids)) == "humpty dumpty"
+
+
+def test_split_chunks_keeps_the_leading_space_with_the_word():
+    assert split_chunks("the cats sat.") == ["the", " cats", " sat", "."]
+    assert split_chunks("the cats", pattern=None) == ["the cats"]
+    assert split_chunks("", pattern=None) == []
+
+
+# --- word tokens ---------------------------------------------------------------------------
+
+
+def test_word_tokenizer_on_the_rhyme():
+    tok = WordTokenizer.from_text(HUMPTY + " " + HUMPTY)
+    # most frequent first (" dumpty", " sat", ... twice each), ties alphabetical
+    assert tok.words == [" a", " dumpty", " on", " sat", " wall", " humpty", "humpty"]
+    assert tok.vocab_size == 8  # the 7 words and the unknown id 0
+    ids = tok.encode(HUMPTY)
+    assert ids == [7, 2, 4, 3, 1, 5]
+    assert tok.decode(ids) == HUMPTY
+    assert tok.pieces(HUMPTY) == ["humpty", " dumpty", " sat", " on", " a", " wall"]
+
+
+def test_word_tokenizer_cannot_spell_new_words():
+    tok = WordTokenizer.from_text(CAT_CORPUS)
+    assert tok.encode(" cat cats catnip") == [tok.stoi[" cat"], tok.stoi[" cats"], 0]
+    assert tok.decode(tok.encode(" cat catnip")) == " cat<unk>"
+    assert tok.stoi[" cat"] != tok.stoi[" cats"]  # related words, unrelated ids
+
+
+def test_word_tokenizer_keeps_the_most_frequent_words():
+    tok = WordTokenizer.from_text(CAT_CORPUS, max_words=3)
+    assert tok.words == [".", " the", " cat"]
+    assert tok.encode("the dog.") == [0, 0, 1]
+
+
+@MODEST
+@given(st.text(alphabet="ab c.\n'é", max_size=60))
+def test_word_tokenizer_roundtrips_text_it_was_built_from(text):
+    if text:
+        tok = WordTokenizer.from_text(text)
+        assert tok.decode(tok.encode(text)) == text
+
+
+def test_word_tokenizer_save_load(tmp_path: Path):
+    tok = WordTokenizer.from_text(CAT_CORPUS)
+    tok.save(tmp_path / "w.json")
+    loaded = Tokenizer.load(tmp_path / "w.json")
+    assert isinstance(loaded, WordTokenizer)
+    assert loaded.words == tok.words and loaded.encode(CAT_CORPUS) == tok.encode(CAT_CORPUS)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: WordTokenizer.from_text(""), ValueError, "empty text"),
+        (lambda: WordTokenizer.from_text(3), TypeError, "text must be a str"),
+        (lambda: WordTokenizer.from_text("a b", max_words=0), ValueError, "max_words"),
+        (lambda: WordTokenizer(["a", "a"]), ValueError, "repeated words"),
+        (lambda: WordTokenizer(["a", ""]), ValueError, "non-empty strings, got ''"),
+        (lambda: WordTokenizer(["a"]).decode([2]), ValueError, "id 2 is outside"),
+    ],
+)
+def test_word_tokenizer_rejects_bad_input(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
