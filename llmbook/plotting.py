@@ -199,9 +199,7 @@ def heatmap(
         if labels is not None:
             axis(range(len(labels)), labels=list(labels))
     if annotate:
-        lo, hi = image.get_clim()
         for (r, c), v in np.ndenumerate(matrix):
-            strong = abs(v - (lo + hi) / 2) > 0.35 * (hi - lo)
             ax.text(
                 c,
                 r,
@@ -209,5 +207,11 @@ def heatmap(
                 ha="center",
                 va="center",
                 fontsize=7,
-                color="white" if strong else "black",
+                color=_label_color(image.cmap(image.norm(v))),
             )
+
+
+def _label_color(rgba: Sequence[float]) -> str:
+    """White text on dark cells, black on light ones, whatever the colour map."""
+    red, green, blue = rgba[:3]
+    return "white" if 0.299 * red + 0.587 * green + 0.114 * blue < 0.5 else "black"
