@@ -75,3 +75,32 @@ def test_norms_reject_a_weight_of_the_wrong_size() -> None:
         rms_norm(LEAF, weight=torch.ones(5, dtype=torch.float64))
     with pytest.raises(ValueError, match="ndim must be positive, got 0"):
         LayerNorm(0)
+
+
+def test_eps_shift_for_the_leaf_is_eps_over_twice_the_variance() -> None:
+    gap = (layer_norm(LEAF, eps=1e-5) - layer_norm(LEAF, eps=0.0)).abs().max().item()
+    variance = LEAF.var(correction=0).item()
+    assert variance == pytest.approx(1276.2075)
+    assert gap == pytest.approx(1.5522 * 1e-5 / (2 * variance), rel=1e-3)  # about 6.08e-9
+
+
+def test_rms_norm_of_the_leaf_and_of_the_centred_leaf() -> None:
+    assert rms_norm(LEAF, eps=0.0).numpy().round(3).tolist() == [0.51, 1.706, 0.893, 0.179]
+    centred = LEAF - LEAF.mean()
+    torch.testing.assert_close(rms_norm(centred, eps=0.0), layer_norm(LEAF, eps=0.0))
+    ref = nn.RMSNorm(4, eps=0.0, dtype=torch.float64)
+    torch.testing.assert_close(ref(LEAF), rms_norm(LEAF, eps=0.0))
+
+
+def test_layer_norm_ignores_shift_and_scale_of_the_input() -> None:
+    base = layer_norm(LEAF, eps=0.0)
+    torch.testing.assert_close(layer_norm(LEAF + 100, eps=0.0), base)
+    torch.testing.assert_close(layer_norm(10 * LEAF, eps=0.0), base)
+    scale, shift = (
+        torch.full((4,), 2.0, dtype=torch.float64),
+        torch.full((4,), -1.0, dtype=torch.float64),
+    )
+    out = layer_norm(LEAF, scale, shift, eps=0.0)
+    assert out.mean().item() == pytest.approx(-1.0) and out.std(
+        correction=0
+    ).item() == pytest.approx(2.0)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from llmbook import network
 from llmbook.attention import CausalSelfAttention
 from llmbook.residual import Residual
 
@@ -38,3 +39,21 @@ def test_a_zero_block_passes_the_input_through_and_its_gradient_is_one() -> None
 def test_residual_rejects_a_block_that_changes_the_shape() -> None:
     with pytest.raises(ValueError, match=r"x \(2, 4\) became \(2, 3\)"):
         Residual(nn.Linear(4, 3))(torch.zeros(2, 4))
+
+
+def test_leaf_block_residual_matches_the_chapter() -> None:
+    w1 = torch.tensor(network.W1)
+    leaf = torch.tensor(network.LEAF)
+
+    class LeafBlock(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return w1.T @ torch.relu(w1 @ x)  # (4,) -> (3,) -> (4,)
+
+    out = Residual(LeafBlock())(leaf)
+    expected = torch.tensor([32.3026, 106.8739, 56.1009, 11.6035], dtype=torch.float64)
+    torch.testing.assert_close(out, expected, atol=5e-5, rtol=0)
+
+
+def test_residual_rejects_a_silently_broadcasting_block() -> None:
+    with pytest.raises(ValueError, match=r"x \(4,\) became \(4, 1\)"):
+        Residual(nn.Unflatten(0, (4, 1)))(torch.zeros(4))

@@ -1,0 +1,104 @@
+"""Dropout: the article's dropped connections and inverted dropout, against nn.Dropout."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+from llmbook import network
+from llmbook.dropout import (
+    DropConnectLinear,
+    InvertedDropout,
+    drop_connect,
+    inverted_dropout,
+    keep_mask,
+)
+
+W1 = torch.tensor(network.W1)
+W2 = torch.tensor(network.W2)
+LEAF = torch.tensor(network.LEAF)
+
+
+def all_masks(shape: tuple[int, ...]) -> list[torch.Tensor]:
+    n = torch.Size(shape).numel()
+    return [
+        torch.tensor(bits).reshape(shape) for bits in itertools.product([False, True], repeat=n)
+    ]
+
+
+def test_article_dropout_averages_to_the_half_weight_network_exactly() -> None:
+    # all 2^12 masks of the input->middle weights, each equally likely at p = 0.5
+    outs = torch.stack([W2 @ (drop_connect(W1, 0.5, mask=m) @ LEAF) for m in all_masks((3, 4))])
+    inference = W2 @ (drop_connect(W1, 0.5, training=False) @ LEAF)
+    torch.testing.assert_close(outs.mean(0), inference)
+    torch.testing.assert_close(
+        inference, 0.5 * torch.tensor([0.796, 0.251], dtype=torch.float64), atol=5e-4, rtol=0
+    )
+
+
+def test_inverted_dropout_averages_to_the_full_network_exactly() -> None:
+    hidden = W1 @ LEAF
+    outs = torch.stack([W2 @ inverted_dropout(hidden, 0.5, mask=m) for m in all_masks((3,))])
+    torch.testing.assert_close(outs.mean(0), W2 @ hidden)
+    assert torch.equal(inverted_dropout(hidden, 0.5, training=False), hidden)
+
+
+def test_sampled_masks_agree_within_four_standard_errors() -> None:
+    g = torch.Generator().manual_seed(0)
+    outs = torch.stack([W2 @ (drop_connect(W1, 0.5, generator=g) @ LEAF) for _ in range(4000)])
+    se = outs.std(0) / len(outs) ** 0.5
+    expected = W2 @ (0.5 * W1 @ LEAF)
+    assert ((outs.mean(0) - expected).abs() < 4 * se).all()
+
+
+def test_our_inverted_dropout_is_nn_dropout() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(1000, 8) + 3.0  # no exact zeros
+    layer = nn.Dropout(0.3)
+    y = layer(x)
+    kept = y != 0
+    torch.testing.assert_close(inverted_dropout(x, 0.3, mask=kept), y)
+    assert kept.float().mean().item() == pytest.approx(0.7, abs=4 * (0.7 * 0.3 / 8000) ** 0.5)
+    layer.eval()
+    assert torch.equal(layer(x), x)
+    ours = InvertedDropout(0.3).eval()
+    assert torch.equal(ours(x), x)
+    torch.manual_seed(1)
+    expected = nn.Dropout(0.3)(x)
+    torch.manual_seed(1)
+    kept_ours = keep_mask(x.shape, 0.3)
+    assert (kept_ours.float().mean() - (expected != 0).float().mean()).abs() < 0.03
+
+
+def test_train_mode_output_is_zero_or_scaled_by_one_over_keep() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(500) + 1.0
+    y = InvertedDropout(0.25).train()(x)
+    scaled = torch.isclose(y, x / 0.75)
+    assert ((y == 0) | scaled).all() and scaled.any() and (y == 0).any()
+
+
+def test_drop_connect_linear_modes() -> None:
+    torch.manual_seed(0)
+    layer = DropConnectLinear(4, 3, p=0.5)
+    x = torch.randn(2, 4)
+    layer.eval()
+    torch.testing.assert_close(layer(x), x @ (0.5 * layer.weight).T + layer.bias)
+    layer.train()
+    torch.manual_seed(5)
+    y = layer(x)
+    torch.manual_seed(5)
+    mask = keep_mask(layer.weight.shape, 0.5)
+    torch.testing.assert_close(y, x @ (layer.weight * mask).T + layer.bias)
+
+
+def test_bad_rates_and_masks_are_named() -> None:
+    for p in (1.0, -0.1, True, "0.5"):
+        with pytest.raises(ValueError, match="dropout rate p must be a number in"):
+            inverted_dropout(torch.ones(2), p)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"mask must have the shape of its tensor \(3, 4\)"):
+        drop_connect(W1, 0.5, mask=torch.ones(4, 3, dtype=torch.bool))
+    assert torch.equal(inverted_dropout(torch.ones(3), 0.0), torch.ones(3))
