@@ -55,6 +55,8 @@ Example = tuple[Sequence[str], Any]
 
 ROW_SUM_TOLERANCE = 1e-3
 ANNOTATE_UP_TO = 8
+FIGURE_WIDTH = 4.8
+"""Inches; 384 pixels at the house style's 80 dpi."""
 LINE_CUTOFF = 0.1
 """Weights below this get no line (except the highlighted query's): keeps the frames light."""
 """Write the numbers into the heatmap cells when a sentence has at most this many tokens."""
@@ -195,7 +197,7 @@ def _draw_lines(ax: Axes, tokens: Sequence[str], matrix: np.ndarray, query: int 
         bold = "bold" if t == query else "normal"
         ax.text(-0.04, y[t], token, ha="right", va="center", fontsize=10, fontweight=bold)
         ax.text(1.04, y[t], token, ha="left", va="center", fontsize=10)
-    ax.set_xlim(-0.9, 1.9)
+    ax.set_xlim(-1.0, 2.0)
     ax.set_ylim(-T + 0.5, 0.5)  # the same rows as the heatmap beside it
     ax.axis("off")
 
@@ -209,7 +211,8 @@ def plot_attention(
 ) -> Figure:
     """One attention matrix (T, T) as a heatmap and as lines from each token to the tokens it
     looks at. ``query`` is the row highlighted in the lines (default: the last token; None for
-    none). The figure is 6 inches wide, readable at phone width.
+    none). The figure is ``FIGURE_WIDTH`` inches wide: about a phone's width at the house dpi,
+    so the page shows it nearly unscaled and the token labels stay readable.
     """
     matrix = as_weights(tokens, weights)
     if matrix.shape[:2] != (1, 1):
@@ -222,7 +225,7 @@ def plot_attention(
         raise ValueError(f"query must be a token index in [-{T}, {T}), got {query}")
     query = None if query is None else query % T
     height = 0.2 * T + 1.4
-    fig, (left, right) = new_figure(width=6.0, height=height, ncols=2)
+    fig, (left, right) = new_figure(width=FIGURE_WIDTH, height=height, ncols=2)
     fig.get_layout_engine().set(w_pad=0.02, wspace=0.02)
     _draw_heatmap(left, tokens, matrix[0, 0])
     _draw_lines(right, tokens, matrix[0, 0], query)
