@@ -345,6 +345,8 @@ def weights_from_model(
     ``model`` may be a single ``CausalSelfAttention``, an ``nn.Sequential`` stack of them, or a
     whole GPT. ``causal=True``/``False`` runs every attention layer with/without the causal mask
     for this call (the modules are restored afterwards); ``None`` keeps each module's own setting.
+    The run is in evaluation mode (no dropout) and without gradients; the model's training flag
+    is restored too.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
