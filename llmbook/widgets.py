@@ -299,8 +299,10 @@ class Explorer:
                 f"{html.escape(lab)}</option>"
                 for k, lab in enumerate(labels)
             )
-            return (
-                f'<label>{caption} <select {data} onchange="{handler}">{options}</select></label>'
+            return (  # long option names shrink to the page width instead of overflowing it
+                f'<label style="max-width:100%;min-width:0">{caption} '
+                f'<select {data} onchange="{handler}" style="max-width:100%">{options}</select>'
+                "</label>"
             )
         return (
             f'<label>{caption} <input type="range" min="0" max="{len(labels) - 1}" step="1" '

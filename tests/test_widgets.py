@@ -48,6 +48,12 @@ def test_static_controls_match_the_control_kinds():
     assert html.count('type="checkbox"') == 1 and " checked " in html
 
 
+def test_static_select_fits_a_phone_width_page():
+    long_names = ["a sentence far too long for a phone screen", "b"]
+    html = explore(draw_line, slope=(0, 1), label=long_names).static_html()
+    assert re.search(r'<select [^>]*style="max-width:100%"', html)
+
+
 def test_strides_put_the_last_control_fastest():
     explorer = explore(draw_line, slope=Slider(0, 1, 1), label=Choice(["a", "b", "c"]))
     states = explorer.static_states()
