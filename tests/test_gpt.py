@@ -525,3 +525,16 @@ def test_bad_sampling_settings_raise() -> None:
         model.generate(start, 2, top_p=1.5, use_cache=True)
     with pytest.raises(ValueError, match="temperature must be > 0"):
         sample_next(torch.zeros(1, 3), temperature=-1.0)
+
+
+def test_kv_cache_rejects_mismatched_keys_and_padding_masks() -> None:
+    cache = KVCache()
+    assert len(cache) == 0 and cache.num_values() == 0
+    cache.append(torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 3, 4))
+    with pytest.raises(ValueError, match=r"new keys \(1, 1, 1, 4\) do not fit"):
+        cache.append(torch.zeros(1, 1, 1, 4), torch.zeros(1, 1, 1, 4))
+    with pytest.raises(ValueError, match="k and v must both be"):
+        cache.append(torch.zeros(1, 2, 1, 4), torch.zeros(1, 2, 2, 4))
+    attn = _variant().h[0].attn
+    with pytest.raises(ValueError, match="key_padding_mask cannot be combined"):
+        attn(torch.zeros(1, 2, 16), torch.zeros(1, 2, dtype=torch.bool), cache=KVCache())
