@@ -12,7 +12,8 @@ modules that own the weight matrices Wq, Wk, Wv (`SelfAttentionHead`, `CausalSel
 `CrossAttention`). The modules
 have two paths: the fused `F.scaled_dot_product_attention` (fast; flash kernels on CUDA) and the
 manual path through `attention` (the one the chapters teach). The tests assert that both paths
-agree with each other and with `torch.nn.MultiheadAttention`.
+agree with each other and with `torch.nn.MultiheadAttention`. `CausalSelfAttention` also takes
+rotary embeddings and a `KVCache` (chapter 15, Beyond the article).
 
 The masks follow torch's conventions, so code moves between the two unchanged:
 
@@ -31,6 +32,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from llmbook.positional import apply_rope
 
 
 def causal_mask(T: int, S: int | None = None, device: torch.device | None = None) -> Tensor:
@@ -286,21 +289,82 @@ class CausalSelfAttention(nn.Module):
         self.causal = causal
         self.fused = True
 
-    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None = None,
+        rope: tuple[Tensor, Tensor] | None = None,
+        cache: KVCache | None = None,
+    ) -> Tensor:
+        """x (B, T, C) -> (B, T, C).
+
+        `rope` = (cos, sin), each (T, hs/2), the rows of `rope_frequencies` for the positions of
+        x: queries and keys are rotated by them before the scores (rotary embeddings, chapter
+        15). `cache` holds the keys and values of earlier positions: x is then only the new
+        tokens, their keys and values are appended to it, and the queries look at all of them.
+        """
         B, T, C = _check_input(x, self.n_embd)
         nh, nkv, hs = self.n_head, self.n_kv_head, self.head_size
         q, k, v = self.qkv(x).split([C, self.kv_dim, self.kv_dim], dim=2)
         q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hs)
         k = k.view(B, T, nkv, hs).transpose(1, 2)  # (B, T, nkv*hs) -> (B, nkv, T, hs)
         v = v.view(B, T, nkv, hs).transpose(1, 2)  # (B, T, nkv*hs) -> (B, nkv, T, hs)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)  # rotate by position, same shapes
+        causal, mask = self.causal, _padding_to_mask(key_padding_mask, B, T)  # None/(B,1,1,T)
+        if cache is not None:
+            if mask is not None:
+                raise ValueError("key_padding_mask cannot be combined with a KV cache")
+            k, v = cache.append(k, v)  # (B, nkv, S, hs) each, S = earlier + T
+            if self.causal and k.size(2) > T:  # new query t sits at position S - T + t
+                S = k.size(2)
+                mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)  # (T, S)
+                causal = False
         if nkv != nh:  # grouped-query: copy each key/value head for its group of query heads
-            k = k.repeat_interleave(nh // nkv, dim=1)  # (B, nkv, T, hs) -> (B, nh, T, hs)
-            v = v.repeat_interleave(nh // nkv, dim=1)  # (B, nkv, T, hs) -> (B, nh, T, hs)
-        mask = _padding_to_mask(key_padding_mask, B, T)  # None or (B, 1, 1, T)
+            k = k.repeat_interleave(nh // nkv, dim=1)  # (B, nkv, S, hs) -> (B, nh, S, hs)
+            v = v.repeat_interleave(nh // nkv, dim=1)  # (B, nkv, S, hs) -> (B, nh, S, hs)
         dropout_p = self.dropout if self.training else 0.0
-        y = _attend(q, k, v, self.causal, mask, dropout_p, self.fused)  # (B, nh, T, hs)
+        y = _attend(q, k, v, causal, mask, dropout_p, self.fused)  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, nh, T, hs) -> (B, T, C)
         return self.proj(y)
+
+
+class KVCache:
+    """The keys and values one attention layer has computed so far, for fast generation.
+
+    Built in chapter 15, Beyond the article. Generating token t+1 needs the keys and values of
+    tokens 0..t; they do not change when a token is appended (the mask stops earlier tokens
+    from seeing later ones), so each layer keeps them instead of computing them again.
+    Stored before grouped-query copying: (B, n_kv_head, S, hs) each.
+    """
+
+    def __init__(self) -> None:
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.k is None else self.k.size(2)
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Add the new positions' k, v (B, nkv, T, hs); return all of them (B, nkv, S, hs)."""
+        if k.shape != v.shape or k.dim() != 4:
+            raise ValueError(
+                f"k and v must both be (B, nkv, T, hs), got {tuple(k.shape)} and {tuple(v.shape)}"
+            )
+        if self.k is None or self.v is None:
+            self.k, self.v = k, v
+        else:
+            if k.shape[:2] != self.k.shape[:2] or k.size(3) != self.k.size(3):
+                raise ValueError(
+                    f"new keys {tuple(k.shape)} do not fit the cached {tuple(self.k.shape)}"
+                )
+            self.k = torch.cat((self.k, k), dim=2)  # (B, nkv, S, hs) + (B, nkv, T, hs)
+            self.v = torch.cat((self.v, v), dim=2)  # -> (B, nkv, S + T, hs)
+        return self.k, self.v
+
+    def num_values(self) -> int:
+        """How many numbers the cache holds: 2 (k and v) x B x nkv x S x hs."""
+        return 0 if self.k is None or self.v is None else self.k.numel() + self.v.numel()
 
 
 class CrossAttention(nn.Module):

@@ -14,6 +14,18 @@ where each Block is two residual lines with the norm first ("pre-norm"):
 
 The output layer shares its matrix with the token embedding (weight tying), so a token's
 embedding is also the direction its score is read along.
+
+Chapter 15, Beyond the article, adds the pieces that turn this GPT-2-style model into a
+Llama-style one, each a switch of `GPTConfig` whose default keeps GPT-2's choice:
+
+    norm="rmsnorm"      RMSNorm instead of LayerNorm
+    mlp="swiglu"        a gated SiLU MLP (hidden size by Llama's rule unless mlp_hidden is set)
+    position="rope"     rotary embeddings inside attention instead of the learned wpe table
+    n_kv_head=k         grouped-query attention: k key/value heads shared by n_head queries
+    bias=False          no biases;  tie_embeddings=False: a separate output matrix
+
+and generation gets a KV cache (`generate(..., use_cache=True)`) and nucleus sampling (`top_p`).
+`param_count`/`param_breakdown` count every variant in closed form, without building a model.
 """
 
 from __future__ import annotations
@@ -25,8 +37,30 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from llmbook.attention import CausalSelfAttention
-from llmbook.norm import LayerNorm
+from llmbook.attention import CausalSelfAttention, KVCache
+from llmbook.norm import LayerNorm, RMSNorm
+from llmbook.positional import rope_frequencies
+
+NORMS = ("layernorm", "rmsnorm")
+MLPS = ("gelu", "swiglu")
+POSITIONS = ("learned", "rope")
+
+
+def llama_mlp_hidden(n_embd: int, multiple_of: int = 256, multiplier: float | None = None) -> int:
+    """Llama's SwiGLU hidden size: 2/3 of 4C (same weights as a 4C GELU MLP), scaled, rounded up.
+
+    hidden = int(2 * 4C / 3); times `multiplier` if given; then up to a multiple of `multiple_of`.
+    Meta's Llama 3 8B settings (dim 4096, multiple_of 1024, ffn_dim_multiplier 1.3) give 14336:
+
+    >>> llama_mlp_hidden(4096, multiple_of=1024, multiplier=1.3), llama_mlp_hidden(384)
+    (14336, 1024)
+    """
+    if n_embd <= 0 or multiple_of <= 0:
+        raise ValueError(f"n_embd and multiple_of must be positive, got {n_embd}, {multiple_of}")
+    hidden = int(2 * 4 * n_embd / 3)
+    if multiplier is not None:
+        hidden = int(multiplier * hidden)
+    return multiple_of * ((hidden + multiple_of - 1) // multiple_of)
 
 
 @dataclass
@@ -38,6 +72,15 @@ class GPTConfig:
     n_embd: int = 384  # C, the width of every token's vector; n_embd / n_head = head size
     dropout: float = 0.0
     bias: bool = True  # biases in the Linear layers and LayerNorms
+    # The modern variants of chapter 15; every default is GPT-2's choice.
+    norm: str = "layernorm"  # or "rmsnorm" (Llama)
+    mlp: str = "gelu"  # or "swiglu" (Llama)
+    mlp_hidden: int | None = None  # None: 4C for gelu, llama_mlp_hidden(C) for swiglu
+    position: str = "learned"  # or "rope": rotary embeddings, no position table
+    rope_base: float = 10000.0  # RoPE's base (Llama 3.1: 500,000)
+    n_kv_head: int | None = None  # None: n_head (multi-head); fewer: grouped-query attention
+    tie_embeddings: bool = True  # the output layer reuses the token embedding (Llama 3.1 8B: no)
+    norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
         self.validate()
@@ -52,6 +95,48 @@ class GPTConfig:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        for name, allowed in (("norm", NORMS), ("mlp", MLPS), ("position", POSITIONS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.mlp_hidden is not None and (
+            not isinstance(self.mlp_hidden, int) or self.mlp_hidden <= 0
+        ):
+            raise ValueError(
+                f"mlp_hidden must be a positive integer or None, got {self.mlp_hidden!r}"
+            )
+        kv = self.n_kv_head
+        if kv is not None and (not isinstance(kv, int) or kv <= 0 or self.n_head % kv != 0):
+            raise ValueError(f"n_head={self.n_head} must be a multiple of n_kv_head={kv!r}")
+        if self.position == "rope" and self.head_size % 2 != 0:
+            raise ValueError(f"rope needs an even head size, got n_embd/n_head={self.head_size}")
+        if not self.rope_base > 0 or not self.norm_eps >= 0:
+            raise ValueError(
+                f"rope_base must be > 0 and norm_eps >= 0, got {self.rope_base}, {self.norm_eps}"
+            )
+
+    @property
+    def head_size(self) -> int:
+        """hs = C / nh, the width of one head's queries, keys and values."""
+        return self.n_embd // self.n_head
+
+    @property
+    def kv_heads(self) -> int:
+        """The number of key/value heads (n_head unless grouped-query attention)."""
+        return self.n_head if self.n_kv_head is None else self.n_kv_head
+
+    @property
+    def hidden_size(self) -> int:
+        """The MLP's hidden width: mlp_hidden, else 4C (gelu) or llama_mlp_hidden(C) (swiglu)."""
+        if self.mlp_hidden is not None:
+            return self.mlp_hidden
+        return 4 * self.n_embd if self.mlp == "gelu" else llama_mlp_hidden(self.n_embd)
+
+
+def make_norm(config: GPTConfig) -> nn.Module:
+    """LayerNorm (scale and shift; the shift only with bias) or RMSNorm (scale only)."""
+    if config.norm == "rmsnorm":
+        return RMSNorm(config.n_embd, eps=config.norm_eps)
+    return LayerNorm(config.n_embd, bias=config.bias, eps=config.norm_eps)
 
 
 class MLP(nn.Module):
@@ -62,13 +147,38 @@ class MLP(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        hidden = config.hidden_size if config.mlp == "gelu" else 4 * config.n_embd
+        self.fc = nn.Linear(config.n_embd, hidden, bias=config.bias)
         self.gelu = nn.GELU()
-        self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.drop(self.proj(self.gelu(self.fc(x))))
+
+
+class SwiGLU(nn.Module):
+    """Llama's feed-forward part (chapter 15): proj(silu(gate(x)) * fc(x)).
+
+    (B, T, C) -> two (B, T, H) -> elementwise product -> (B, T, C), where silu(z) = z sigmoid(z).
+    One half of the hidden layer decides, per unit, how much of the other half passes.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        hidden = config.hidden_size
+        self.gate = nn.Linear(config.n_embd, hidden, bias=config.bias)  # Meta's w1
+        self.fc = nn.Linear(config.n_embd, hidden, bias=config.bias)  # w3, the "up" half
+        self.proj = nn.Linear(hidden, config.n_embd, bias=config.bias)  # w2, "down"
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.proj(F.silu(self.gate(x)) * self.fc(x)))  # (B, T, H) -> (B, T, C)
+
+
+def make_mlp(config: GPTConfig) -> nn.Module:
+    """The MLP that `config.mlp` names."""
+    return SwiGLU(config) if config.mlp == "swiglu" else MLP(config)
 
 
 class Block(nn.Module):
@@ -76,16 +186,25 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.ln_1 = LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_1 = make_norm(config)
         self.attn = CausalSelfAttention(
-            config.n_embd, config.n_head, dropout=config.dropout, bias=config.bias
+            config.n_embd,
+            config.n_head,
+            dropout=config.dropout,
+            bias=config.bias,
+            n_kv_head=config.kv_heads,
         )
         self.drop = nn.Dropout(config.dropout)
-        self.ln_2 = LayerNorm(config.n_embd, bias=config.bias)
-        self.mlp = MLP(config)
+        self.ln_2 = make_norm(config)
+        self.mlp = make_mlp(config)
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.drop(self.attn(self.ln_1(x)))
+    def forward(
+        self,
+        x: Tensor,
+        rope: tuple[Tensor, Tensor] | None = None,
+        cache: KVCache | None = None,
+    ) -> Tensor:
+        x = x + self.drop(self.attn(self.ln_1(x), rope=rope, cache=cache))
         x = x + self.mlp(self.ln_2(x))
         return x
 
@@ -104,12 +223,18 @@ class GPT(nn.Module):
         config.validate()
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)  # token embedding (V, C)
-        self.wpe = nn.Embedding(config.block_size, config.n_embd)  # position embedding (T, C)
+        if config.position == "learned":
+            self.wpe = nn.Embedding(config.block_size, config.n_embd)  # position embedding (T, C)
         self.drop = nn.Dropout(config.dropout)
         self.h = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.ln_f = LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_f = make_norm(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.wte.weight  # weight tying: one (V, C) matrix, used twice
+        if config.tie_embeddings:
+            self.lm_head.weight = self.wte.weight  # weight tying: one (V, C) matrix, used twice
+        if config.position == "rope":  # tables, not parameters: (block_size, hs/2) each
+            cos, sin = rope_frequencies(config.head_size, config.block_size, config.rope_base)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
         self.apply(self._init_weights)
         # GPT-2: shrink the layers that write into the residual stream, which n_layer blocks
         # add to twice each, so that its variance does not grow with depth.
@@ -125,16 +250,33 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    def new_cache(self) -> list[KVCache]:
+        """An empty KV cache, one `KVCache` per block, for `forward(..., cache=...)`."""
+        return [KVCache() for _ in self.h]
+
+    def forward(
+        self,
+        idx: Tensor,
+        targets: Tensor | None = None,
+        cache: list[KVCache] | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
         """Logits (B, T, vocab_size) for every position, and the mean cross-entropy if targets.
 
-        Targets equal to -1 are ignored in the loss.
+        Targets equal to -1 are ignored in the loss. With `cache` (from `new_cache`), idx holds
+        only the tokens after the cached ones; they get positions len(cache) .. len(cache)+T-1.
         """
-        B, T = self._check_idx(idx)
-        pos = torch.arange(T, device=idx.device)  # (T,)
-        x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C) + (T, C) -> (B, T, C)
-        for block in self.h:
-            x = block(x)  # (B, T, C)
+        start = self._check_cache(cache)
+        B, T = self._check_idx(idx, start)
+        x = self.wte(idx)  # (B, T) -> (B, T, C)
+        rope = None
+        if self.config.position == "learned":
+            pos = torch.arange(start, start + T, device=idx.device)  # (T,)
+            x = x + self.wpe(pos)  # (B, T, C) + (T, C) -> (B, T, C)
+        else:
+            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])  # (T, hs/2)
+        x = self.drop(x)
+        for i, block in enumerate(self.h):
+            x = block(x, rope=rope, cache=None if cache is None else cache[i])  # (B, T, C)
         logits = self.lm_head(self.ln_f(x))  # (B, T, C) -> (B, T, V)
         if targets is None:
             return logits, None
@@ -149,7 +291,17 @@ class GPT(nn.Module):
         )
         return logits, loss
 
-    def _check_idx(self, idx: Tensor) -> tuple[int, int]:
+    def _check_cache(self, cache: list[KVCache] | None) -> int:
+        """How many positions the cache already holds (0 without one)."""
+        if cache is None:
+            return 0
+        if len(cache) != len(self.h) or not all(isinstance(c, KVCache) for c in cache):
+            raise ValueError(
+                f"cache must be a list of {len(self.h)} KVCache (use model.new_cache())"
+            )
+        return len(cache[0])
+
+    def _check_idx(self, idx: Tensor, start: int = 0) -> tuple[int, int]:
         if not isinstance(idx, Tensor) or idx.dtype not in (torch.int64, torch.int32):
             kind = idx.dtype if isinstance(idx, Tensor) else type(idx).__name__
             raise TypeError(f"idx must be an integer tensor of token ids, got {kind}")
@@ -158,16 +310,22 @@ class GPT(nn.Module):
         block_size = self.config.block_size
         if idx.size(1) > block_size:
             raise ValueError(f"sequence length T={idx.size(1)} exceeds block_size={block_size}")
+        if start + idx.size(1) > block_size:
+            raise ValueError(
+                f"{start} cached + T={idx.size(1)} new positions exceed block_size={block_size}"
+            )
         return idx.size(0), idx.size(1)
 
     def num_params(self, non_embedding: bool = False) -> int:
-        """Number of parameters (the tied matrix counted once).
+        """Number of parameters (a tied matrix counted once).
 
         `non_embedding=True` leaves out the position embedding, as nanoGPT reports it; the token
         embedding stays in because it is also the output layer.
         """
         n = sum(p.numel() for p in self.parameters())
-        return n - self.wpe.weight.numel() if non_embedding else n
+        if non_embedding and self.config.position == "learned":
+            return n - self.wpe.weight.numel()
+        return n
 
     @torch.no_grad()
     def generate(
@@ -177,30 +335,33 @@ class GPT(nn.Module):
         temperature: float = 1.0,
         top_k: int | None = None,
         generator: torch.Generator | None = None,
+        top_p: float | None = None,
+        use_cache: bool = False,
     ) -> Tensor:
         """Append `max_new_tokens` sampled tokens to idx (B, T); returns (B, T + max_new_tokens).
 
         Each step looks at the last block_size tokens, divides the last position's logits by
-        `temperature` (< 1 sharper, > 1 flatter), keeps the `top_k` best if given, and samples
-        from the softmax. Call `model.eval()` first so that dropout is off.
+        `temperature` (< 1 sharper, > 1 flatter), keeps the `top_k` best and/or the smallest set
+        of tokens whose probability adds up to `top_p` if given, and samples from the softmax
+        (`sample_next`). Call `model.eval()` first so that dropout is off.
+
+        `use_cache=True` keeps every layer's keys and values (a `KVCache`) so that each step
+        feeds only the newest token: the same tokens, far less work. Once the sequence is
+        longer than block_size the window slides, every position changes, and the cache is
+        rebuilt from the window at each step.
         """
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        if top_k is not None and not 1 <= top_k <= self.config.vocab_size:
-            raise ValueError(
-                f"top_k must be in 1..vocab_size={self.config.vocab_size}, got {top_k}"
-            )
+        _check_sampling(temperature, top_k, top_p, self.config.vocab_size)
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        block_size, cache = self.config.block_size, None
         for _ in range(max_new_tokens):
-            idx_cond = idx[:, -self.config.block_size :]  # (B, T) -> (B, <= block_size)
-            logits, _ = self(idx_cond)
-            logits = logits[:, -1, :] / temperature  # (B, T, V) -> (B, V): the next token
-            if top_k is not None:
-                kth_best = torch.topk(logits, top_k).values[:, [-1]]  # (B, 1)
-                logits = logits.masked_fill(logits < kth_best, float("-inf"))
-            probs = F.softmax(logits, dim=-1)  # (B, V)
-            idx_next = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+            if cache is not None and len(cache[0]) < block_size:
+                logits, _ = self(idx[:, -1:], cache=cache)  # only the newest token: (B, 1, V)
+            else:
+                idx_cond = idx[:, -block_size:]  # (B, T) -> (B, <= block_size)
+                cache = self.new_cache() if use_cache else None
+                logits, _ = self(idx_cond, cache=cache)
+            idx_next = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)
             idx = torch.cat((idx, idx_next), dim=1)  # (B, T) -> (B, T + 1)
         return idx
 
@@ -210,25 +371,100 @@ class GPT(nn.Module):
             block.attn.fused = fused
 
 
-def param_breakdown(config: GPTConfig) -> dict[str, int]:
-    """Parameters by kind, in closed form (C = n_embd, L = n_layer, b = 1 if bias else 0).
+def _check_sampling(
+    temperature: float, top_k: int | None, top_p: float | None, vocab_size: int
+) -> None:
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if top_k is not None and not 1 <= top_k <= vocab_size:
+        raise ValueError(f"top_k must be in 1..vocab_size={vocab_size}, got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
 
-    embedding: (V + T) C                   (the head shares the token embedding)
-    attention: L (4 C^2 + 4 b C)           (qkv: 3 C^2 + 3 b C; proj: C^2 + b C)
-    mlp:       L (8 C^2 + 5 b C)           (fc: 4 C^2 + 4 b C; proj: 4 C^2 + b C)
-    norms:     (2 L + 1)(1 + b) C          (ln_1, ln_2 per block, ln_f)
+
+def top_k_filter(logits: Tensor, k: int) -> Tensor:
+    """Keep the k largest logits of each row (ties with the k-th kept too); -inf elsewhere.
+
+    >>> top_k_filter(torch.tensor([[1.0, 3.0, 2.0]]), 2)
+    tensor([[-inf, 3., 2.]])
+    """
+    kth_best = torch.topk(logits, k).values[..., [-1]]  # (B, 1)
+    return logits.masked_fill(logits < kth_best, float("-inf"))
+
+
+def top_p_filter(logits: Tensor, p: float) -> Tensor:
+    """Nucleus filter: keep the smallest set of most likely tokens whose probability is >= p.
+
+    A token is dropped when the tokens ranked above it already hold at least p of the mass.
+    Probabilities (0.5, 0.3, 0.2) with p = 0.7 keep the first two (0.5 < 0.7 <= 0.8):
+
+    >>> top_p_filter(torch.tensor([0.5, 0.3, 0.2]).log(), 0.7).exp()
+    tensor([0.5000, 0.3000, 0.0000])
+    """
+    if p >= 1.0:
+        return logits
+    probs = F.softmax(logits, dim=-1)  # (B, V)
+    sorted_probs, order = probs.sort(dim=-1, descending=True)  # (B, V) each
+    mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs  # (B, V): mass ranked above
+    drop_sorted = mass_before >= p
+    drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def sample_next(
+    logits: Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """One token per row from the last position's logits (B, V) -> (B, 1).
+
+    Divide by temperature, apply top-k then top-p, softmax, draw with `torch.multinomial`.
+    """
+    _check_sampling(temperature, top_k, top_p, logits.size(-1))
+    logits = logits / temperature
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None:
+        logits = top_p_filter(logits, top_p)
+    probs = F.softmax(logits, dim=-1)  # (B, V)
+    return torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+
+
+def param_breakdown(config: GPTConfig) -> dict[str, int]:
+    """Parameters by kind, in closed form, for every variant; no model is built.
+
+    C = n_embd, L = n_layer, V = vocab_size, T = block_size, b = 1 if bias else 0,
+    kv = n_kv_head * hs (= C for multi-head), H = the MLP's hidden size:
+
+    embedding: V C + T C                   (T C only for learned positions; RoPE has no table)
+    head:      V C                         (only when untied; a tied head shares wte)
+    attention: L (C (C + 2 kv) + b (C + 2 kv) + C^2 + b C)        (qkv, then proj)
+    mlp:       gelu   L (2 C H + b (H + C))                       (fc, proj)
+               swiglu L (3 C H + b (2 H + C))                     (gate, fc, proj)
+    norms:     (2 L + 1)(1 + b) C for LayerNorm, (2 L + 1) C for RMSNorm
+
+    With the defaults (kv = C, H = 4 C) attention is L (4 C^2 + 4 b C) and mlp L (8 C^2 + 5 b C).
 
     >>> param_breakdown(GPTConfig())
     {'embedding': 123264, 'attention': 3548160, 'mlp': 7089408, 'norms': 9984}
     """
     config.validate()
     C, L, b = config.n_embd, config.n_layer, int(config.bias)
-    return {
-        "embedding": (config.vocab_size + config.block_size) * C,
-        "attention": L * (4 * C * C + 4 * b * C),
-        "mlp": L * (8 * C * C + 5 * b * C),
-        "norms": (2 * L + 1) * (1 + b) * C,
-    }
+    V, T, H = config.vocab_size, config.block_size, config.hidden_size
+    kv = config.kv_heads * config.head_size
+    counts = {"embedding": V * C + (T * C if config.position == "learned" else 0)}
+    if not config.tie_embeddings:
+        counts["head"] = V * C
+    counts["attention"] = L * (C * (C + 2 * kv) + b * (C + 2 * kv) + C * C + b * C)
+    if config.mlp == "gelu":
+        counts["mlp"] = L * (2 * C * H + b * (H + C))
+    else:
+        counts["mlp"] = L * (3 * C * H + b * (2 * H + C))
+    per_norm = (1 + b) * C if config.norm == "layernorm" else C
+    counts["norms"] = (2 * L + 1) * per_norm
+    return counts
 
 
 def param_count(config: GPTConfig) -> int:
@@ -239,3 +475,23 @@ def param_count(config: GPTConfig) -> int:
     124439808
     """
     return sum(param_breakdown(config).values())
+
+
+def kv_cache_bytes(
+    config: GPTConfig, seq_len: int, batch_size: int = 1, bytes_per_value: int = 2
+) -> int:
+    """Memory of a full KV cache: 2 (k, v) x L x n_kv_head x hs x seq_len x batch x bytes.
+
+    `bytes_per_value=2` is 16-bit floats (bf16), how large models are usually served.
+
+    >>> kv_cache_bytes(GPTConfig(), seq_len=256, bytes_per_value=4)  # 6 layers, 6 heads of 64
+    4718592
+    """
+    config.validate()
+    if seq_len <= 0 or batch_size <= 0 or bytes_per_value <= 0:
+        raise ValueError(
+            f"seq_len, batch_size and bytes_per_value must be positive, "
+            f"got {seq_len}, {batch_size}, {bytes_per_value}"
+        )
+    per_token = 2 * config.n_layer * config.kv_heads * config.head_size
+    return per_token * seq_len * batch_size * bytes_per_value
