@@ -3,6 +3,10 @@
 Drops the saved ipywidgets state (the site shows each widget's static HTML instead, and the
 state would only repeat the frames) and the per-cell execution timestamps, so that re-running
 an unchanged notebook gives an unchanged file.
+
+It also turns the book's way of marking an output that truly varies, a comment line
+``# NBVAL_IGNORE_OUTPUT: <why>`` that readers see, into the cell tag ``nbval-ignore-output``
+that nbval obeys (nbval's own comment marker must stand alone on its line, with no reason).
 """
 
 from __future__ import annotations
@@ -12,12 +16,29 @@ from pathlib import Path
 
 import nbformat
 
+IGNORE_COMMENT = "# NBVAL_IGNORE_OUTPUT:"
+IGNORE_TAG = "nbval-ignore-output"
+
+
+def sync_ignore_tag(cell: nbformat.NotebookNode) -> None:
+    """Tag a code cell `nbval-ignore-output` exactly when its source says why its output varies."""
+    if cell.cell_type != "code":
+        return
+    wanted = any(line.strip().startswith(IGNORE_COMMENT) for line in cell.source.splitlines())
+    tags = [t for t in cell.metadata.get("tags", []) if t != IGNORE_TAG]
+    tags += [IGNORE_TAG] if wanted else []
+    if tags:
+        cell.metadata["tags"] = tags
+    else:
+        cell.metadata.pop("tags", None)
+
 
 def clean(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        sync_ignore_tag(cell)
     nbformat.write(nb, path)
 
 
