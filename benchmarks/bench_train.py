@@ -187,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     record = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join(
+            [f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS",) if k in os.environ]
+            + [Path(sys.executable).name, *sys.argv]
+        ),
         "preset": args.preset,
         "config": asdict(config),
         "device": str(device),
