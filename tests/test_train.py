@@ -319,13 +319,17 @@ DDP_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes_equals_one_process(text: str, tmp_path: Path) -> None:
-    """torchrun with gloo: both ranks end with the same weights, equal (within 1e-6) to one
+    """torchrun with gloo: both ranks end with the same weights, equal (within 1e-5) to one
     process that draws the same global batch (two streams of 2 windows each)."""
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     if torchrun is None:
         pytest.skip("torchrun is not installed next to this python")
     script = tmp_path / "ddp_run.py"
-    script.write_text(DDP_SCRIPT.format(TINY=TINY))
+    # No biases: the key bias gets a gradient that is exactly zero in exact arithmetic (adding it
+    # shifts every score of a row by the same amount), so in floats it is pure rounding noise,
+    # which AdamW scales up to full-size steps of random sign: it would differ between any two
+    # ways of summing the same gradients.
+    script.write_text(DDP_SCRIPT.format(TINY={**TINY, "bias": False}))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [torchrun, "--standalone", "--nproc_per_node=2", str(script), str(tmp_path)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
@@ -333,7 +337,10 @@ def test_ddp_on_two_cpu_processes_equals_one_process(text: str, tmp_path: Path) 
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert_same_weights(rank0, rank1)
-    single = train.train(replace(tiny(), data_streams=2), text=text)
-    assert_same_weights(rank0, weights(single.model), atol=1e-6)
+    single = train.train(replace(tiny(bias=False), data_streams=2), text=text)
+    # Summing the two ranks' gradients rounds differently from one process's sum (about 1e-8);
+    # AdamW divides by the root of the mean squared gradient, which magnifies that wherever a
+    # gradient is near zero: after 6 steps the weights (size about 0.07) agree within 1e-5.
+    assert_same_weights(rank0, weights(single.model), atol=1e-5)
     ckpt = load_checkpoint(tmp_path / "ckpt.pt")
     assert len(ckpt["rng"]) == 2 and ckpt["config"]["data_streams"] == 2
