@@ -6,8 +6,10 @@ Everything in this module computes one formula,
 
     attention(q, k, v) = softmax(q k^T / sqrt(d) + mask) v,
 
-first on bare tensors (`attention_weights`, `attention`), then inside modules that own the weight
-matrices Wq, Wk, Wv (`SelfAttentionHead`, `CausalSelfAttention`, `CrossAttention`). The modules
+first on bare tensors (`attention_weights`, `attention`; for several heads `split_heads`,
+`merge_heads` and `multi_head_attention`, which takes the weights as arguments), then inside
+modules that own the weight matrices Wq, Wk, Wv (`SelfAttentionHead`, `CausalSelfAttention`,
+`CrossAttention`). The modules
 have two paths: the fused `F.scaled_dot_product_attention` (fast; flash kernels on CUDA) and the
 manual path through `attention` (the one the chapters teach). The tests assert that both paths
 agree with each other and with `torch.nn.MultiheadAttention`.
@@ -165,6 +167,63 @@ def _check_input(x: Tensor, n_embd: int, name: str = "x") -> tuple[int, int, int
         raise ValueError(f"{name} must have shape (B, T, {n_embd}), got {tuple(x.shape)}")
     B, T, C = x.shape
     return B, T, C
+
+
+def split_heads(x: Tensor, n_head: int) -> Tensor:
+    """(B, T, C) -> (B, nh, T, hs) with hs = C // nh: each head gets its own slice of C.
+
+    Head h holds columns h*hs .. (h+1)*hs - 1 of every token's vector (chapter 11).
+    """
+    if x.dim() != 3:
+        raise ValueError(f"x must have shape (B, T, C), got {tuple(x.shape)}")
+    B, T, C = x.shape
+    if n_head <= 0 or C % n_head != 0:
+        raise ValueError(
+            f"cannot split C={C} into n_head={n_head} equal heads: x has shape {tuple(x.shape)}"
+        )
+    return x.view(B, T, n_head, C // n_head).transpose(1, 2)  # (B, T, nh, hs) -> (B, nh, T, hs)
+
+
+def merge_heads(y: Tensor) -> Tensor:
+    """(B, nh, T, hs) -> (B, T, nh*hs): the heads' outputs side by side (concatenated)."""
+    if y.dim() != 4:
+        raise ValueError(f"y must have shape (B, nh, T, hs), got {tuple(y.shape)}")
+    B, nh, T, hs = y.shape
+    return y.transpose(1, 2).contiguous().view(B, T, nh * hs)  # (B, T, nh, hs) -> (B, T, C)
+
+
+def _check_weight(name: str, w: Tensor | None, shape: tuple[int, ...], why: str) -> None:
+    if w is not None and tuple(w.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape} ({why}), got {tuple(w.shape)}")
+
+
+def multi_head_attention(
+    x: Tensor,
+    w_qkv: Tensor,
+    w_out: Tensor,
+    n_head: int,
+    b_qkv: Tensor | None = None,
+    b_out: Tensor | None = None,
+    causal: bool = True,
+) -> Tensor:
+    """Multi-head self-attention as one function of the input and the weights (chapter 11).
+
+    x (B, T, C) -> (B, T, C). `w_qkv` (3C, C) stacks Wq, Wk, Wv, each (C, C) with the heads'
+    rows one after another, in the layout of `nn.MultiheadAttention.in_proj_weight` and of
+    `CausalSelfAttention.qkv.weight`; `w_out` (C, C) is the output projection. Every head
+    attends on its slice of C; the outputs are concatenated and projected.
+    """
+    if x.dim() != 3:
+        raise ValueError(f"x must have shape (B, T, C), got {tuple(x.shape)}")
+    C = x.size(-1)
+    _check_weight("w_qkv", w_qkv, (3 * C, C), f"Wq, Wk, Wv stacked for C={C}")
+    _check_weight("w_out", w_out, (C, C), f"the output projection for C={C}")
+    _check_weight("b_qkv", b_qkv, (3 * C,), "one bias per row of w_qkv")
+    _check_weight("b_out", b_out, (C,), "one bias per output")
+    q, k, v = F.linear(x, w_qkv, b_qkv).split(C, dim=-1)  # (B, T, 3C) -> 3 x (B, T, C)
+    q, k, v = (split_heads(t, n_head) for t in (q, k, v))  # each (B, nh, T, hs)
+    y = attention(q, k, v, causal=causal)  # (B, nh, T, hs)
+    return F.linear(merge_heads(y), w_out, b_out)  # (B, T, C) -> (B, T, C)
 
 
 class SelfAttentionHead(nn.Module):

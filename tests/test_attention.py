@@ -16,6 +16,9 @@ from llmbook.attention import (
     attention,
     attention_weights,
     causal_mask,
+    merge_heads,
+    multi_head_attention,
+    split_heads,
 )
 
 ATOL = 1e-6
@@ -266,3 +269,139 @@ def test_modules_reject_bad_shapes() -> None:
     head = SelfAttentionHead(6, 4)
     with pytest.raises(ValueError, match=r"\(5, 7\)"):
         head(torch.zeros(5, 7))
+
+
+# ---- chapter 6: the article's version is the last row of the standard form ---------------
+
+
+def test_article_last_token_query_is_the_last_row_of_unscaled_sdpa() -> None:
+    """u_i = (Wk x_i) . (Wq x_3), softmaxed, applied to v_i = Wv x_i: chapter 6's numbers."""
+    X = torch.tensor([[1.0, 2.0], [1.0, 1.0], [2.0, 0.0]], dtype=torch.float64)
+    Wk = torch.tensor([[1.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    Wq = torch.tensor([[0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+    Wv = torch.tensor([[1.0, 1.0], [0.0, 2.0]], dtype=torch.float64)
+    scores = (X @ Wk.T) @ (Wq @ X[-1])
+    assert scores.tolist() == [6.0, 4.0, 4.0]
+    u = torch.softmax(scores, dim=0)
+    article = u @ (X @ Wv.T)
+    torch.testing.assert_close(
+        article, torch.tensor([2.787, 3.361], dtype=torch.float64), atol=5e-4, rtol=0
+    )
+    Q, K, V = X @ Wq.T, X @ Wk.T, X @ Wv.T
+    for causal in (True, False):
+        unscaled = F.scaled_dot_product_attention(Q, K, V, is_causal=causal, scale=1.0)
+        torch.testing.assert_close(unscaled[-1], article)
+        # Scaling by 1/sqrt(d) is the article's recipe with Wq / sqrt(d).
+        scaled = attention(Q, K, V, causal=causal)[-1]
+        rescaled = torch.softmax((X @ Wk.T) @ (Wq @ X[-1]) / math.sqrt(2), 0) @ V
+        torch.testing.assert_close(scaled, rescaled)
+
+
+def test_cross_attention_weights_are_queries_by_source_keys() -> None:
+    g = torch.Generator().manual_seed(7)
+    q, k, v = torch.randn(2, 4, generator=g), torch.randn(5, 4, generator=g), torch.randn(5, 3)
+    weights = attention_weights(q, k)
+    assert weights.shape == (2, 5) and (weights > 0).all()
+    expected = F.scaled_dot_product_attention(q, k, v)
+    torch.testing.assert_close(attention(q, k, v), expected, atol=ATOL, rtol=0)
+
+
+# ---- chapter 11: multi-head attention as a function of the weights ---------------------
+
+
+def _loop_over_heads(x, w_qkv, w_out, n_head, causal):
+    """The oracle: one head at a time with chapter 6's formula, concatenated, projected."""
+    C = x.size(-1)
+    hs = C // n_head
+    wq, wk, wv = w_qkv.split(C)
+    outputs = []
+    for h in range(n_head):
+        rows = slice(h * hs, (h + 1) * hs)  # head h's rows of Wq, Wk, Wv
+        q, k, v = x @ wq[rows].T, x @ wk[rows].T, x @ wv[rows].T  # each (B, T, hs)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(hs)
+        if causal:
+            scores = scores.masked_fill(~causal_mask(x.size(1)), float("-inf"))
+        outputs.append(torch.softmax(scores, dim=-1) @ v)
+    concatenated = torch.cat(outputs, dim=-1)  # (B, T, nh * hs)
+    assert concatenated.size(-1) == n_head * hs
+    return concatenated @ w_out.T
+
+
+@pytest.mark.parametrize(("n_head", "causal"), [(1, True), (2, False), (4, True)])
+def test_multi_head_attention_equals_loop_torch_and_module(n_head: int, causal: bool) -> None:
+    torch.manual_seed(3)
+    C = 8
+    mha = nn.MultiheadAttention(C, n_head, bias=False, batch_first=True).eval()
+    w_qkv, w_out = mha.in_proj_weight.detach(), mha.out_proj.weight.detach()
+    x = torch.randn(2, 5, C)
+    got = multi_head_attention(x, w_qkv, w_out, n_head, causal=causal)
+    torch.testing.assert_close(
+        got, _loop_over_heads(x, w_qkv, w_out, n_head, causal), atol=ATOL, rtol=0
+    )
+    mask = ~causal_mask(5) if causal else None
+    expected, _ = mha(x, x, x, attn_mask=mask, need_weights=False)
+    torch.testing.assert_close(got, expected, atol=ATOL, rtol=0)
+    module = CausalSelfAttention(C, n_head, bias=False, causal=causal).eval()
+    with torch.no_grad():
+        module.qkv.weight.copy_(w_qkv)
+        module.proj.weight.copy_(w_out)
+    for fused in (True, False):
+        module.fused = fused
+        torch.testing.assert_close(module(x), got, atol=ATOL, rtol=0)
+
+
+def test_multi_head_attention_biases_match_torch() -> None:
+    mha, C = _mha_copy(n_embd=12, n_head=3)
+    x = torch.randn(2, 4, C, generator=torch.Generator().manual_seed(8))
+    expected, _ = mha(x, x, x, attn_mask=~causal_mask(4), need_weights=False)
+    got = multi_head_attention(
+        x,
+        mha.in_proj_weight,
+        mha.out_proj.weight,
+        3,
+        b_qkv=mha.in_proj_bias,
+        b_out=mha.out_proj.bias,
+    )
+    torch.testing.assert_close(got, expected, atol=ATOL, rtol=0)
+
+
+def test_article_shared_matrices_then_per_head_maps_equal_per_head_matrices() -> None:
+    """The article's k_h = A_h (Wk x) is the per-head projection (A_h Wk) x: one matrix."""
+    g = torch.Generator().manual_seed(4)
+    C, d, nh, hs, T = 6, 6, 3, 2, 5
+    x = torch.randn(T, C, generator=g, dtype=torch.float64)
+    shared = {n: torch.randn(d, C, generator=g, dtype=torch.float64) for n in "qkv"}
+    maps = {n: torch.randn(nh, hs, d, generator=g, dtype=torch.float64) for n in "qkv"}
+    for h in range(nh):
+        article = [(x @ shared[n].T) @ maps[n][h].T for n in "qkv"]  # two maps in a row
+        per_head = [x @ (maps[n][h] @ shared[n]).T for n in "qkv"]  # one (hs, C) matrix
+        for a, b in zip(article, per_head, strict=True):
+            torch.testing.assert_close(a, b)
+        torch.testing.assert_close(
+            attention(*article, causal=True), attention(*per_head, causal=True)
+        )
+
+
+def test_split_and_merge_heads_are_inverse_reshapes() -> None:
+    x = torch.arange(2 * 3 * 8, dtype=torch.float32).view(2, 3, 8)  # (B, T, C)
+    heads = split_heads(x, 4)
+    assert heads.shape == (2, 4, 3, 2)  # (B, nh, T, hs)
+    torch.testing.assert_close(heads[1, 2, 0], x[1, 0, 4:6])  # head 2 = columns 4, 5
+    torch.testing.assert_close(merge_heads(heads), x)
+
+
+def test_multi_head_attention_rejects_bad_shapes_naming_them() -> None:
+    x = torch.zeros(2, 5, 10)
+    w_qkv, w_out = torch.zeros(30, 10), torch.zeros(10, 10)
+    with pytest.raises(ValueError, match=r"C=10 into n_head=3.*\(2, 5, 10\)"):
+        multi_head_attention(x, w_qkv, w_out, n_head=3)
+    with pytest.raises(ValueError, match=r"w_qkv must have shape \(30, 10\).*got \(24, 8\)"):
+        multi_head_attention(x, torch.zeros(24, 8), w_out, n_head=2)
+    with pytest.raises(ValueError, match=r"w_out must have shape \(10, 10\).*got \(10, 8\)"):
+        multi_head_attention(x, w_qkv, torch.zeros(10, 8), n_head=2)
+    with pytest.raises(ValueError, match=r"\(B, T, C\), got \(5, 10\)"):
+        multi_head_attention(torch.zeros(5, 10), w_qkv, w_out, n_head=2)
+    with pytest.raises(ValueError, match=r"b_qkv must have shape \(30,\).*got \(10,\)"):
+        multi_head_attention(x, w_qkv, w_out, n_head=2, b_qkv=torch.zeros(10))
+    with pytest.raises(ValueError, match=r"\(B, nh, T, hs\), got \(2, 5, 10\)"):
+        merge_heads(x)
