@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+from machine import cpu_model  # benchmarks/machine.py, beside this script
 
 from llmbook.gpt import GPT, GPTConfig, param_count
 
@@ -37,17 +38,6 @@ VARIANTS = {
         "tie_embeddings": False,
     },
 }
-
-
-def cpu_model() -> str:
-    """The CPU's model name on Linux, else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def time_generation(

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from machine import cpu_model  # benchmarks/machine.py, beside this script
 
 from llmbook.data import get_batch, load_text, train_val_split
 from llmbook.gpt import GPT, GPTConfig, param_count
@@ -30,17 +31,6 @@ from llmbook.tokenizer import CharTokenizer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scaling.json"
 WIDTHS = (32, 64, 128)
-
-
-def cpu_model() -> str:
-    """The CPU's model name on Linux, else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 @torch.no_grad()

@@ -18,21 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_model  # benchmarks/machine.py, beside this script
+
 from llmbook.data import load_text
 from llmbook.tokenizer import BPETokenizer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "tokenizer.json"
-
-
-def cpu_model() -> str:
-    """The CPU's model name on Linux, else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def timed(fn) -> tuple[float, object]:
