@@ -17,12 +17,11 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
-from machine import cpu_model  # benchmarks/machine.py, beside this script
+from machine import cpu_model, write_result  # benchmarks/machine.py, beside this script
 
 from llmbook.gpt import GPT, GPTConfig, param_count
 
@@ -116,13 +115,7 @@ def main() -> None:
             "note": "a shared machine: absolute times vary from run to run, the ratio less",
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, args.out)
+    write_result(result, args.out)
     print(json.dumps(result, indent=2))
 
 

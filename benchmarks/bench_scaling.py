@@ -18,12 +18,11 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
-from machine import cpu_model  # benchmarks/machine.py, beside this script
+from machine import cpu_model, write_result  # benchmarks/machine.py, beside this script
 
 from llmbook.data import get_batch, load_text, train_val_split
 from llmbook.gpt import GPT, GPTConfig, param_count
@@ -112,13 +111,7 @@ def main() -> None:
             "platform": platform.platform(),
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, args.out)
+    write_result(result, args.out)
     print(json.dumps({r["n_embd"]: r["final_val_loss"] for r in runs}))
 
 

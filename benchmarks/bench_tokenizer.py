@@ -14,11 +14,10 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from machine import cpu_model  # benchmarks/machine.py, beside this script
+from machine import cpu_model, write_result  # benchmarks/machine.py, beside this script
 
 from llmbook.data import load_text
 from llmbook.tokenizer import BPETokenizer
@@ -74,12 +73,7 @@ def main() -> None:
             "python": sys.version.split()[0],
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, args.out)
+    write_result(result, args.out)
     print(json.dumps(result, indent=2))
 
 
