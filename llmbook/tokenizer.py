@@ -98,6 +98,16 @@ def _check_text(text: object) -> str:
     return text
 
 
+def _checked_pattern(pattern: object) -> str | None:
+    """A saved split pattern: None, or a regular expression that compiles (else ValueError)."""
+    if pattern is not None:
+        try:
+            re.compile(pattern)  # type: ignore[arg-type]
+        except (re.error, TypeError) as exc:
+            raise ValueError(f"bad pattern {pattern!r}: {exc}") from exc
+    return pattern  # type: ignore[return-value]
+
+
 class Tokenizer:
     """Base class: encode, decode, vocab_size, and save/load as JSON."""
 
@@ -299,12 +309,7 @@ class WordTokenizer(Tokenizer):
     def _from_state(cls, state: dict[str, Any]) -> WordTokenizer:
         if not isinstance(state["words"], list):
             raise TypeError(f"'words' must be a list, got {type(state['words']).__name__}")
-        pattern = state["pattern"]
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except (re.error, TypeError) as exc:
-                raise ValueError(f"bad pattern {pattern!r}: {exc}") from exc
+        pattern = _checked_pattern(state["pattern"])
         return cls(state["words"], pattern)
 
 
@@ -450,12 +455,7 @@ class BPETokenizer(Tokenizer):
 
     @classmethod
     def _from_state(cls, state: dict[str, Any]) -> BPETokenizer:
-        pattern = state["pattern"]
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except (re.error, TypeError) as exc:
-                raise ValueError(f"bad pattern {pattern!r}: {exc}") from exc
+        pattern = _checked_pattern(state["pattern"])
         tok = cls(pattern)
         merges = {}
         for k, pair in enumerate(state["merges"]):
