@@ -21,10 +21,14 @@ IGNORE_TAG = "nbval-ignore-output"
 
 
 def sync_ignore_tag(cell: nbformat.NotebookNode) -> None:
-    """Tag a code cell `nbval-ignore-output` exactly when its source says why its output varies."""
+    """Tag a code cell `nbval-ignore-output` exactly when it says why its output varies.
+
+    The reason is in a comment line of its source or in its metadata key `nbval_ignore_reason`.
+    """
     if cell.cell_type != "code":
         return
     wanted = any(line.strip().startswith(IGNORE_COMMENT) for line in cell.source.splitlines())
+    wanted = wanted or bool(cell.metadata.get("nbval_ignore_reason"))
     tags = [t for t in cell.metadata.get("tags", []) if t != IGNORE_TAG]
     tags += [IGNORE_TAG] if wanted else []
     if tags:
