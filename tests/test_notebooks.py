@@ -14,7 +14,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from clean_notebook import marker_problems  # noqa: E402
-from new_chapter import colab_cell_source, repository_url  # noqa: E402
+from new_chapter import SETUP_TAGS, colab_cell_source, package_version, repository_url  # noqa: E402
 from toc_notebooks import toc_files, toc_notebooks  # noqa: E402
 
 NOTEBOOKS = toc_notebooks(ROOT / "_toc.yml")
@@ -51,7 +51,21 @@ def test_repository_url_is_a_github_url():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
 def test_first_cell_is_the_colab_set_up_cell(path):
     first = code_cells(load(path))[0]
-    assert "".join(first["source"]) == colab_cell_source(ROOT)
+    assert "".join(first["source"]) == colab_cell_source(ROOT), (
+        "run `python tools/new_chapter.py --refresh-set-up notebooks/*.ipynb`"
+    )
+    assert first["metadata"]["tags"][-3:] == list(SETUP_TAGS)
+    assert first["metadata"]["nbval_ignore_reason"]
+
+
+def test_set_up_cell_installs_this_release():
+    source = colab_cell_source(ROOT)
+    version = package_version(ROOT)
+    assert f'LLMBOOK = "{version}"' in source
+    assert f'"git+{repository_url(ROOT)}@v" + LLMBOOK' in source
+    assert "-U" not in source and "--upgrade" not in source, "never upgrade a reader's packages"
+    llmbook = pytest.importorskip("llmbook")
+    assert llmbook.__version__ == version, "llmbook/__init__.py and pyproject.toml disagree"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
