@@ -1,8 +1,9 @@
 """Tidy a freshly executed notebook before it is committed.
 
-Drops the saved ipywidgets state (the site shows each widget's static HTML instead, and the
-state would only repeat the frames) and the per-cell execution timestamps, so that re-running
-an unchanged notebook gives an unchanged file.
+Drops the saved ipywidgets state and every stored widget view (a viewer that opens the
+notebook without a kernel would show "model not found"; each explorer's output carries a
+picture for those viewers and its precomputed states for the site instead) and the per-cell
+execution timestamps, so that re-running an unchanged notebook gives an unchanged file.
 
 It also turns the book's way of marking an output that truly varies, a comment line
 ``# NBVAL_IGNORE_OUTPUT: <why>`` that readers see, into the cell tag ``nbval-ignore-output``
@@ -18,6 +19,7 @@ import nbformat
 
 IGNORE_COMMENT = "# NBVAL_IGNORE_OUTPUT:"
 IGNORE_TAG = "nbval-ignore-output"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def sync_ignore_tag(cell: nbformat.NotebookNode) -> None:
@@ -33,11 +35,19 @@ def sync_ignore_tag(cell: nbformat.NotebookNode) -> None:
         cell.metadata.pop("tags", None)
 
 
+def drop_widget_views(cell: nbformat.NotebookNode) -> None:
+    """Remove stored widget views (nbval does not compare them, so it still sees every output)."""
+    for output in cell.get("outputs", []):
+        output.get("data", {}).pop(WIDGET_VIEW, None)
+        output.get("metadata", {}).pop(WIDGET_VIEW, None)
+
+
 def clean(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        drop_widget_views(cell)
         sync_ignore_tag(cell)
     nbformat.write(nb, path)
 
