@@ -5,9 +5,10 @@ notebook without a kernel would show "model not found"; each explorer's output c
 picture for those viewers and its precomputed states for the site instead) and the per-cell
 execution timestamps, so that re-running an unchanged notebook gives an unchanged file.
 
-It also turns the book's way of marking an output that truly varies, a comment line
-``# NBVAL_IGNORE_OUTPUT: <why>`` that readers see, into the cell tag ``nbval-ignore-output``
-that nbval obeys (nbval's own comment marker must stand alone on its line, with no reason).
+An output that truly varies (trained weights, CPU kinds) is marked in the cell's metadata, never
+in its visible source: the tag ``nbval-ignore-output`` (which nbval obeys) together with the key
+``nbval_ignore_reason`` saying why. This script refuses a notebook where one comes without the
+other, or where a visible ``NBVAL`` marker is left in a cell's source.
 """
 
 from __future__ import annotations
@@ -17,22 +18,25 @@ from pathlib import Path
 
 import nbformat
 
-IGNORE_COMMENT = "# NBVAL_IGNORE_OUTPUT:"
 IGNORE_TAG = "nbval-ignore-output"
+REASON_KEY = "nbval_ignore_reason"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def sync_ignore_tag(cell: nbformat.NotebookNode) -> None:
-    """Tag a code cell `nbval-ignore-output` exactly when its source says why its output varies."""
+def marker_problems(cell: nbformat.NotebookNode) -> list[str]:
+    """What is wrong with a code cell's ignore marker: tag and reason go together, out of sight."""
     if cell.cell_type != "code":
-        return
-    wanted = any(line.strip().startswith(IGNORE_COMMENT) for line in cell.source.splitlines())
-    tags = [t for t in cell.metadata.get("tags", []) if t != IGNORE_TAG]
-    tags += [IGNORE_TAG] if wanted else []
-    if tags:
-        cell.metadata["tags"] = tags
-    else:
-        cell.metadata.pop("tags", None)
+        return []
+    tagged = IGNORE_TAG in cell.metadata.get("tags", [])
+    reason = str(cell.metadata.get(REASON_KEY, "")).strip()
+    problems = []
+    if "NBVAL" in cell.source:
+        problems.append("shows a test marker in its source; use the tag and metadata instead")
+    if tagged and len(reason) <= 10:
+        problems.append(f"is tagged {IGNORE_TAG!r} but its metadata {REASON_KEY!r} says no reason")
+    if reason and not tagged:
+        problems.append(f"has a {REASON_KEY!r} but no {IGNORE_TAG!r} tag")
+    return problems
 
 
 def drop_widget_views(cell: nbformat.NotebookNode) -> None:
@@ -42,16 +46,20 @@ def drop_widget_views(cell: nbformat.NotebookNode) -> None:
         output.get("metadata", {}).pop(WIDGET_VIEW, None)
 
 
-def clean(path: Path) -> None:
+def clean(path: Path) -> list[str]:
+    """Tidy the notebook in place; return the marker problems found (cell number: problem)."""
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("widgets", None)
-    for cell in nb.cells:
+    found = []
+    for number, cell in enumerate(nb.cells, start=1):
         cell.metadata.pop("execution", None)
         drop_widget_views(cell)
-        sync_ignore_tag(cell)
+        found += [f"{path} cell {number} {p}" for p in marker_problems(cell)]
     nbformat.write(nb, path)
+    return found
 
 
 if __name__ == "__main__":
-    for arg in sys.argv[1:]:
-        clean(Path(arg))
+    problems = [p for arg in sys.argv[1:] for p in clean(Path(arg))]
+    print("\n".join(problems), file=sys.stderr)
+    sys.exit(1 if problems else 0)
