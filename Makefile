@@ -11,8 +11,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 VENDORED := _vendor/.vendored
 NOTEBOOKS = $(shell $(BIN)/python tools/toc_notebooks.py)
-# The same environment for `make outputs` and nbval, so stored outputs are what nbval sees.
-NB_ENV := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline
+# The same environment for `make outputs` and nbval, so stored outputs are what nbval sees;
+# LLMBOOK_EXPLORER_FRAMES=1 makes every explorer store its precomputed states for the site.
+NB_ENV := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline LLMBOOK_EXPLORER_FRAMES=1
 JB_FLAGS := -W -n --keep-going
 
 .PHONY: book test lint unit nbval site browser lab outputs clean venv
