@@ -16,8 +16,9 @@ COLAB_VENV := .venv-colab
 COLAB_INSTALLED := $(COLAB_VENV)/.installed
 VENDORED := _vendor/.vendored
 NOTEBOOKS = $(shell $(BIN)/python tools/toc_notebooks.py)
-# The same environment for `make outputs` and nbval, so stored outputs are what nbval sees.
-NB_ENV := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline
+# The same environment for `make outputs` and nbval, so stored outputs are what nbval sees;
+# LLMBOOK_EXPLORER_FRAMES=1 makes every explorer store its precomputed states for the site.
+NB_ENV := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline LLMBOOK_EXPLORER_FRAMES=1
 JB_FLAGS := -W -n --keep-going
 
 .PHONY: book test lint unit nbval site browser lab lab-test colab-venv colab-test reader outputs clean venv
