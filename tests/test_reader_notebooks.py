@@ -188,6 +188,12 @@ def test_code_blocks_and_dollar_math_are_kept_as_they_are():
     )
 
 
+def test_a_role_may_run_over_a_line_break():
+    assert convert("see {doc}`the\nintro <../book/intro>` now") == (
+        f"see [the\nintro]({SITE}book/intro.html) now"
+    )
+
+
 def test_targets_and_comments_are_dropped():
     assert convert("(sec-loss)=\n## Loss\n% a comment\nText.") == "## Loss\nText."
 
