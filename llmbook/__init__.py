@@ -5,4 +5,7 @@ names the chapter) and then imported by the chapters after it; the chapter asser
 hand-built cells and the package agree, so the two cannot drift apart.
 """
 
-__version__ = "0.1.0"
+from llmbook.environment import environment_report, versions
+
+__version__ = "0.2.0"
+__all__ = ["__version__", "environment_report", "versions"]

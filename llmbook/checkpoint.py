@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,34 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"checkpoint {path} has version {ckpt['version']!r}; this code reads {VERSION}"
         )
     return ckpt
+
+
+def _tensors(value: Any, prefix: str) -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor inside nested dicts and lists, with a dotted name saying where it sits."""
+    if isinstance(value, torch.Tensor):
+        yield prefix, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _tensors(item, f"{prefix}.{key}")
+    elif isinstance(value, list | tuple):
+        for k, item in enumerate(value):
+            yield from _tensors(item, f"{prefix}.{k}")
+
+
+def check_finite(ckpt: dict[str, Any], path: str | os.PathLike) -> None:
+    """CheckpointError if a weight or an optimiser number in `ckpt` is nan or inf.
+
+    Such a checkpoint comes from a run that diverged; resuming it would only train nan.
+    """
+    for section in ("model", "optimizer"):
+        for name, tensor in _tensors(ckpt.get(section, {}), section):
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                bad = tensor[~torch.isfinite(tensor)].flatten()[0].item()
+                raise CheckpointError(
+                    f"checkpoint {path} holds non-finite numbers ({bad} in {name}): the run "
+                    f"that wrote it diverged, so it cannot be resumed; start a new run with "
+                    f"--overwrite, or resume an earlier copy"
+                )
 
 
 # --- tokenizers and RNG states as plain values ---------------------------------------------

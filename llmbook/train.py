@@ -15,7 +15,8 @@ linearly for `warmup_steps` and then follows a cosine down to `min_lr`. Every `e
 steps it measures the mean loss on `eval_batches` fixed batches of each split, logs it (a JSON
 file, rewritten atomically) and writes a checkpoint (atomically, see `llmbook.checkpoint`).
 
-On CUDA it uses bf16 autocast, TF32 matrix products and the fused AdamW; `--compile` adds
+On CUDA it uses bf16 autocast (fp16 with a GradScaler on GPUs without bf16, such as the T4
+and V100; `--precision` overrides), TF32 matrix products and the fused AdamW; `--compile` adds
 torch.compile. Under `torchrun` every process (rank) trains a copy of the model on its own share
 of the batch (`batch_size / world_size` windows from its own random stream) and
 DistributedDataParallel averages the gradients; only rank 0 writes files.
@@ -31,8 +32,9 @@ import math
 import os
 import random
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ from llmbook.checkpoint import (
     FORMAT,
     VERSION,
     CheckpointError,
+    check_finite,
     load_checkpoint,
     rng_state,
     save_atomic,
@@ -54,8 +57,8 @@ from llmbook.checkpoint import (
     tokenizer_state,
     write_text_atomic,
 )
-from llmbook.data import load_text, train_val_split
-from llmbook.gpt import GPT, GPTConfig
+from llmbook.data import CORPORA, DownloadError, load_text, train_val_split
+from llmbook.gpt import GPT, GPTConfig, param_count
 from llmbook.norm import LayerNorm
 from llmbook.tokenizer import BPETokenizer, CharTokenizer, Tokenizer
 
@@ -65,6 +68,57 @@ LOG_NAME = "log.json"
 # Fields that fix the shape of the model and the meaning of the token ids: a checkpoint can
 # only be resumed by a run that agrees on all of them.
 MODEL_FIELDS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "tokenizer", "bpe_vocab_size")
+
+
+# The allowed values of each setting, for validate() and its messages.
+MAX_SEED = 2**32 - 1
+MAX_BPE_VOCAB = 65_536
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "tokenizer": ("char", "bpe"),
+    "dataset": tuple(CORPORA),
+    "precision": PRECISIONS,
+}
+BOOL_FIELDS = ("bias", "resume", "overwrite", "compile", "fused_attention", "fused_norm", "quiet")
+# name: (low, high, whether high itself is allowed); low is always allowed except for the
+# learning rate, which must be above 0
+FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
+    "learning_rate": (0.0, 1.0, True),
+    "min_lr": (0.0, 1.0, True),
+    "weight_decay": (0.0, math.inf, False),
+    "grad_clip": (0.0, math.inf, False),  # 0 switches clipping off
+    "dropout": (0.0, 1.0, False),
+    "beta1": (0.0, 1.0, False),
+    "beta2": (0.0, 1.0, False),
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
+    """TypeError unless `value` is an int, ValueError unless low <= value <= high."""
+    allowed = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
+    if low == 1 and high is None:
+        allowed = "a positive integer"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be {allowed}, got {value!r} ({_flag(name)})")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {allowed}, got {value!r} ({_flag(name)})")
+
+
+def _check_float(name: str, value: Any, low: float, high: float, closed_high: bool) -> None:
+    """TypeError unless `value` is a real number, ValueError unless finite and in range."""
+    open_low = name == "learning_rate"
+    interval = f"{'(' if open_low else '['}{low:g}, {high:g}{']' if closed_high else ')'}"
+    allowed = f"a finite number in {interval}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be {allowed}, got {value!r} ({_flag(name)})")
+    too_low = value <= low if open_low else value < low
+    too_high = value > high if closed_high else value >= high
+    if not math.isfinite(value) or too_low or too_high:
+        raise ValueError(f"{name} must be {allowed}, got {value!r} ({_flag(name)})")
 
 
 @dataclass
@@ -97,11 +151,14 @@ class TrainConfig:
     eval_batches: int = 20
     eval_batch_size: int = 0  # 0: the same as batch_size
     out_dir: str | None = None  # where ckpt.pt and log.json go; None: write nothing
-    resume: bool = False
+    resume: bool = False  # carry on from out_dir/ckpt.pt
+    overwrite: bool = False  # start afresh in an out_dir that holds a checkpoint, replacing it
     stop_at: int | None = None  # stop after this step as if killed (the schedule still runs to
     # max_steps); used to test resuming
     # the machine
     device: str = "auto"  # auto picks cuda, then mps, then cpu
+    precision: str = "auto"  # auto: bf16 on GPUs that have it, fp16 + GradScaler on older ones
+    # (T4, V100), fp32 on CPU and MPS; or "bf16", "fp16", "fp32"
     compile: bool = False
     fused_attention: bool = True  # F.scaled_dot_product_attention instead of the manual path
     fused_norm: bool = True  # torch's one-kernel layer norm instead of the one built by hand
@@ -114,51 +171,65 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the bad setting."""
-        positive = ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_steps")
-        for name in (*positive, "eval_interval", "eval_batches", "data_streams"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        """Raise ValueError (TypeError for a wrong type) naming the setting, its flag, the bad
+        value and what is allowed."""
+        for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_steps"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("eval_interval", "eval_batches", "data_streams"):
+            _check_int(name, getattr(self, name), 1)
         for name in ("warmup_steps", "eval_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+            _check_int(name, getattr(self, name), 0)
+        _check_int("seed", self.seed, 0, MAX_SEED)
+        if self.stop_at is not None:
+            _check_int("stop_at", self.stop_at, 1, self.max_steps)
+        for name in BOOL_FIELDS:
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"{name} must be one of {allowed}, got {getattr(self, name)!r} ({_flag(name)})"
+                )
+        if self.tokenizer == "bpe":
+            _check_int("bpe_vocab_size", self.bpe_vocab_size, 257, MAX_BPE_VOCAB)
+        for name, (low, high, closed_high) in FLOAT_RANGES.items():
+            _check_float(name, getattr(self, name), low, high, closed_high)
+        self._check_relations()
+
+    def _check_relations(self) -> None:
+        """The checks that tie two settings together."""
         if self.n_embd % self.n_head != 0:
             raise ValueError(
                 f"n_embd={self.n_embd} must be divisible by n_head={self.n_head} "
-                f"(each head gets n_embd / n_head numbers)"
+                f"(each head gets n_embd / n_head numbers; --n-embd, --n-head)"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if self.tokenizer not in ("char", "bpe"):
-            raise ValueError(f"tokenizer must be 'char' or 'bpe', got {self.tokenizer!r}")
-        if self.tokenizer == "bpe" and self.bpe_vocab_size < 257:
-            raise ValueError(f"bpe_vocab_size must be above 256, got {self.bpe_vocab_size}")
-        if not self.learning_rate > 0 or not 0 <= self.min_lr <= self.learning_rate:
+        if self.min_lr > self.learning_rate:
             raise ValueError(
-                f"need 0 <= min_lr <= learning_rate and learning_rate > 0, got "
-                f"learning_rate={self.learning_rate!r}, min_lr={self.min_lr!r}"
+                f"min_lr={self.min_lr!r} must not exceed learning_rate={self.learning_rate!r} "
+                f"(--min-lr, --learning-rate)"
             )
-        for name in ("beta1", "beta2"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if self.weight_decay < 0 or self.grad_clip < 0:
+        if self.learning_rate * self.weight_decay >= 1:
             raise ValueError(
-                f"weight_decay and grad_clip must be >= 0, got {self.weight_decay}, "
-                f"{self.grad_clip}"
+                f"learning_rate * weight_decay = {self.learning_rate * self.weight_decay:g} "
+                f"must be below 1 (each step shrinks the weights by that fraction; "
+                f"--learning-rate, --weight-decay)"
             )
         if self.batch_size % self.data_streams != 0:
             raise ValueError(
                 f"batch_size={self.batch_size} must be divisible by data_streams="
                 f"{self.data_streams}"
             )
-        if self.stop_at is not None and not 0 < self.stop_at <= self.max_steps:
-            raise ValueError(
-                f"stop_at must be in 1..max_steps={self.max_steps}, got {self.stop_at}"
-            )
+        if self.out_dir is not None and (
+            not isinstance(self.out_dir, str | os.PathLike) or str(self.out_dir).strip() == ""
+        ):
+            raise ValueError(f"out_dir must be a folder name or None, got {self.out_dir!r}")
         if self.resume and self.out_dir is None:
             raise ValueError("resume needs out_dir, the folder holding the checkpoint")
+        if self.resume and self.overwrite:
+            raise ValueError(
+                "resume and overwrite exclude each other: --resume carries on from the "
+                "checkpoint, --overwrite replaces it with a new run"
+            )
 
     def model_config(self, vocab_size: int) -> GPTConfig:
         return GPTConfig(
@@ -277,18 +348,195 @@ class Distributed:
         return self.rank == 0
 
 
+def read_distributed_env(environ: Mapping[str, str] | None = None) -> Distributed:
+    """Rank, local rank and world size from torchrun's variables; ValueError if they are broken.
+
+    Without WORLD_SIZE (or with WORLD_SIZE=1) this is one process. With WORLD_SIZE > 1, RANK
+    must be set too (torchrun sets both); a WORLD_SIZE left over in the shell is caught here
+    instead of hanging while waiting for processes that never come.
+    """
+    env = os.environ if environ is None else environ
+
+    def number(name: str, default: str | None) -> int:
+        raw = env.get(name, default)
+        if raw is None:
+            raise ValueError(
+                f"WORLD_SIZE={env['WORLD_SIZE']} is set but {name} is not: start several "
+                f"processes with torchrun (which sets both), or unset WORLD_SIZE for one"
+            )
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(
+                f"the environment variable {name}={raw!r} must be an integer"
+            ) from None
+
+    world_size = number("WORLD_SIZE", "1")
+    if world_size < 1:
+        raise ValueError(f"the environment variable WORLD_SIZE={world_size} must be >= 1")
+    if world_size == 1:
+        return Distributed()
+    rank, local_rank = number("RANK", None), number("LOCAL_RANK", "0")
+    if not 0 <= rank < world_size or not 0 <= local_rank < world_size:
+        raise ValueError(
+            f"RANK={rank} and LOCAL_RANK={local_rank} must be in 0..{world_size - 1} "
+            f"(WORLD_SIZE={world_size})"
+        )
+    for name in ("MASTER_ADDR", "MASTER_PORT"):
+        if not env.get(name):
+            raise ValueError(
+                f"WORLD_SIZE={world_size} is set but {name} is not: start the processes with "
+                f"torchrun, which sets it"
+            )
+    return Distributed(rank, local_rank, world_size)
+
+
 def setup_distributed(device: torch.device) -> tuple[Distributed, torch.device]:
     """Join the torchrun process group (nccl on CUDA, gloo on CPU) when WORLD_SIZE > 1."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
-        return Distributed(), device
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    ddp = read_distributed_env()
+    if not ddp.enabled:
+        return ddp, device
     if device.type == "cuda":
-        device = torch.device("cuda", local_rank)
+        device = torch.device("cuda", ddp.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return Distributed(rank, local_rank, world_size), device
+    return ddp, device
+
+
+def has_bf16(device: torch.device) -> bool:
+    """Whether `device` computes in bf16 natively: CUDA GPUs from Ampere on (compute capability
+    8.0: A100, RTX 30xx, H100), not T4 or V100 (7.5, 7.0); and CPUs."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+    return device.type == "cpu"
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """The precision to train in: "bf16", "fp16" or "fp32".
+
+    auto: bf16 autocast on a GPU that has bf16, fp16 autocast with a GradScaler on one that
+    does not (T4, V100), fp32 elsewhere (CPU runs stay exactly repeatable).
+    """
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {requested!r}")
+    if requested == "auto":
+        if device.type != "cuda":
+            return "fp32"
+        return "bf16" if has_bf16(device) else "fp16"
+    if requested == "fp16" and device.type != "cuda":
+        raise ValueError(
+            f"--precision fp16 needs a CUDA GPU, this run is on {device.type}; "
+            f"use --precision fp32 (or bf16 on a CPU)"
+        )
+    if requested == "bf16" and not has_bf16(device):
+        where = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+        raise ValueError(
+            f"--precision bf16: {where} has no bf16; use --precision fp16 (GPUs) or fp32"
+        )
+    return requested
+
+
+def make_grad_scaler(precision: str) -> Any:
+    """A GradScaler for fp16 (its small range needs the loss scaled up); None otherwise."""
+    if precision != "fp16":
+        return None
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda")
+    return torch.cuda.amp.GradScaler()  # torch < 2.3
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for this process on `device`: the GPU's free memory, or the memory Linux can
+    hand out (MemAvailable, within any cgroup limit); None where it cannot be told."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != "cpu":
+        return None
+    limits = []
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                limits.append(int(line.split()[1]) * 1024)
+    with contextlib.suppress(OSError, ValueError):
+        cgroup = Path("/sys/fs/cgroup")
+        most = (cgroup / "memory.max").read_text().strip()
+        if most != "max":
+            limits.append(int(most) - int((cgroup / "memory.current").read_text()))
+    return min(limits) if limits else None
+
+
+def memory_needed(config: TrainConfig, vocab_size: int, precision: str, world_size: int) -> int:
+    """A lower bound on the bytes one process needs to train: 16 per parameter (fp32 weights,
+    gradients and AdamW's two moments) and the activations kept for the backward pass (at
+    least 12 numbers per token, layer and unit of n_embd, plus the logits and their gradient).
+    """
+    n_params = param_count(config.model_config(vocab_size))
+    bytes_per_activation = 4 if precision == "fp32" else 2
+    tokens = config.batch_size // world_size * config.block_size
+    per_token = config.n_layer * 12 * config.n_embd + 2 * vocab_size
+    return 16 * n_params + tokens * per_token * bytes_per_activation
+
+
+def check_memory(
+    config: TrainConfig, device: torch.device, precision: str, ddp: Distributed
+) -> None:
+    """ValueError, before anything is allocated, if the model cannot fit in memory."""
+    vocab = config.bpe_vocab_size if config.tokenizer == "bpe" else 1
+    needed = memory_needed(config, vocab, precision, ddp.world_size)
+    free = available_memory(device)
+    if free is None:
+        return
+    if device.type == "cpu":  # the processes of one machine share its memory
+        needed *= int(os.environ.get("LOCAL_WORLD_SIZE", ddp.world_size))
+    if needed > free:
+        n_params = param_count(config.model_config(vocab))
+        raise ValueError(
+            f"this model cannot be trained in the memory of {device}: it needs at least "
+            f"{_gigabytes(needed)} ({n_params:,} parameters x 16 bytes for the weights, their "
+            f"gradients and AdamW's state, plus the activations of a batch), and "
+            f"{_gigabytes(free)} is free; make --n-layer, --n-embd, --batch-size or "
+            f"--block-size smaller"
+        )
+
+
+def _gigabytes(n_bytes: int) -> str:
+    return f"{n_bytes / 1e9:,.1f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:,.1f} MB"
+
+
+def check_out_dir(config: TrainConfig) -> Path | None:
+    """The output folder (with ~ expanded), after checking that the run may write there.
+
+    ValueError if it is a file, cannot be created or written, or already holds a checkpoint
+    while neither resume nor overwrite is set (so forgetting --resume never destroys a run).
+    """
+    if config.out_dir is None:
+        return None
+    out_dir = Path(config.out_dir).expanduser()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out-dir {out_dir} is a file; it must be a folder")
+    ckpt_path = out_dir / CHECKPOINT_NAME
+    if config.resume and not ckpt_path.is_file():
+        raise CheckpointError(f"no checkpoint at {ckpt_path} to resume")
+    if not config.resume and not config.overwrite and ckpt_path.exists():
+        raise ValueError(
+            f"--out-dir {out_dir} already holds a checkpoint ({ckpt_path}); pass --resume to "
+            f"carry on from it, or --overwrite to start a new run that replaces it"
+        )
+    existing = out_dir
+    while not existing.exists():  # the folders that do not exist yet are made at the first save
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"--out-dir {out_dir} cannot be made: {existing} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"--out-dir {out_dir} is not writable: cannot create a file in {existing} "
+            f"({exc.strerror or exc})"
+        ) from None
+    return out_dir
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -376,16 +624,43 @@ def make_optimizer(
     )
 
 
-def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; nothing elsewhere (fp32 on CPU keeps runs exactly repeatable)."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def autocast_for(
+    device: torch.device, precision: str = "auto"
+) -> contextlib.AbstractContextManager:
+    """bf16 or fp16 autocast as `precision` says (see resolve_precision); nothing for fp32."""
+    precision = resolve_precision(precision, device)
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def backward_and_step(
+    loss: Tensor, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: Any, grad_clip: float
+) -> None:
+    """Backpropagate, clip the gradient norm (if grad_clip > 0), take the optimiser step.
+
+    With a GradScaler (fp16) the loss is scaled up before the backward pass so that small
+    gradients do not round to 0, and the gradients are scaled back before clipping; a step
+    whose gradients overflowed is skipped and the scale lowered.
+    """
+    if scaler is None:
+        loss.backward()
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        return
+    scaler.scale(loss).backward()
+    if grad_clip > 0:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
 
 
 @torch.no_grad()
 def estimate_loss(
-    model: nn.Module, data: Data, config: TrainConfig, device: torch.device
+    model: nn.Module, data: Data, config: TrainConfig, device: torch.device, precision: str = "fp32"
 ) -> dict[str, float]:
     """Mean loss over the same `eval_batches` batches of each split at every evaluation."""
     model.eval()
@@ -396,7 +671,7 @@ def estimate_loss(
         losses = torch.zeros(config.eval_batches)
         for k in range(config.eval_batches):
             x, y = draw_batch(ids, stream, batch, config.block_size)
-            with autocast_for(device):
+            with autocast_for(device, precision):
                 _, loss = model(x.to(device), y.to(device))
             losses[k] = loss.float().item()
         out[split] = losses.mean().item()
@@ -454,6 +729,7 @@ def save_checkpoint(
     streams: Sequence[torch.Generator],
     log: list[dict[str, float]],
     ddp: Distributed,
+    scaler: Any = None,
 ) -> None:
     """Every rank sends its RNG states; rank 0 writes the file."""
     local_rng = {**rng_state(), "data": [g.get_state() for g in streams]}
@@ -472,6 +748,8 @@ def save_checkpoint(
         "rng": all_rng,  # one entry per rank
         "log": log,
     }
+    if scaler is not None:
+        ckpt["scaler"] = scaler.state_dict()
     save_atomic(ckpt, path)
 
 
@@ -513,6 +791,46 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
+class DivergedError(RuntimeError):
+    """The loss became nan or inf; training stopped and the last good checkpoint was kept."""
+
+
+def _any_rank(flag: bool, ddp: Distributed, device: torch.device) -> bool:
+    """True on every rank if `flag` is true on any (so that all ranks stop together)."""
+    if not ddp.enabled:
+        return flag
+    value = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def _diverged_message(
+    what: str, step: int, config: TrainConfig, ckpt_path: Path | None, last_saved: int | None
+) -> str:
+    if ckpt_path is None:
+        kept = "nothing was saved (no --out-dir)"
+    elif last_saved is None:
+        kept = f"no checkpoint was written to {ckpt_path}"
+    else:
+        kept = f"the last good checkpoint, step {last_saved}, is kept in {ckpt_path}"
+    return (
+        f"training stopped: {what} at step {step} (learning rate {lr_at(step, config):.3g}); "
+        f"{kept}. Try a lower --learning-rate (now {config.learning_rate:g}), a smaller "
+        f"--grad-clip (now {config.grad_clip:g}) or --precision fp32."
+    )
+
+
+def _load_for_resume(
+    ckpt_path: Path, config: TrainConfig, ddp: Distributed, data: Data
+) -> dict[str, Any]:
+    """The checkpoint to resume, checked against this run; its tokenizer replaces data's."""
+    ckpt = load_checkpoint(ckpt_path)
+    check_compatible(ckpt, config, ddp, ckpt_path)
+    check_finite(ckpt, ckpt_path)
+    data.tokenizer = tokenizer_from_state(ckpt["tokenizer"])
+    return ckpt
+
+
 def train(
     config: TrainConfig,
     text: str | None = None,
@@ -521,31 +839,34 @@ def train(
     """Train a GPT as `config` says; return the model, its tokenizer and the evaluation log.
 
     `text` replaces the corpus (tests use a short one); `callback` receives every log entry.
+    Every setting, the environment, the output folder and the memory are checked before any
+    work (ValueError, CheckpointError); a loss that becomes nan or inf stops the run
+    (DivergedError) without overwriting the last good checkpoint.
     """
     config.validate()
     device = pick_device(config.device)
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    world_size = read_distributed_env().world_size
     if config.batch_size % world_size != 0:
         raise ValueError(
             f"batch_size={config.batch_size} must be divisible by the number of processes "
             f"(WORLD_SIZE={world_size})"
         )
+    out_dir = check_out_dir(config)
     ddp, device = setup_distributed(device)
     if ddp.enabled:
         config = dataclasses.replace(config, data_streams=ddp.world_size)
+    precision = resolve_precision(config.precision, device)
+    check_memory(config, device, precision, ddp)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
     data = prepare_data(config, text)
-    out_dir = Path(config.out_dir) if config.out_dir else None
     ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
     ckpt = None
     if config.resume:
         assert ckpt_path is not None
-        ckpt = load_checkpoint(ckpt_path)
-        check_compatible(ckpt, config, ddp, ckpt_path)
-        data.tokenizer = tokenizer_from_state(ckpt["tokenizer"])
+        ckpt = _load_for_resume(ckpt_path, config, ddp, data)
 
     _seed_everything(config.seed)  # the same initial weights on every rank
     model = GPT(config.model_config(data.tokenizer.vocab_size))
@@ -554,6 +875,7 @@ def train(
         use_fused_layer_norm(model)
     model.to(device)
     optimizer = make_optimizer(model, config, device)
+    scaler = make_grad_scaler(precision)
     per_stream = config.batch_size // config.data_streams
     if ddp.enabled:
         streams = make_streams(config.seed, ddp.rank, 1)
@@ -561,10 +883,14 @@ def train(
         streams = make_streams(config.seed, 0, config.data_streams)
     _seed_everything(config.seed + 1 + ddp.rank)  # dropout differs from rank to rank
     step, log = 0, []
+    last_saved: int | None = None
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if scaler is not None and "scaler" in ckpt:
+            scaler.load_state_dict(ckpt["scaler"])
         step, log = ckpt["step"], list(ckpt.get("log", []))
+        last_saved = step
         mine = ckpt["rng"][ddp.rank]
         set_rng_state(mine)
         for g, state in zip(streams, mine["data"], strict=True):
@@ -580,9 +906,34 @@ def train(
     stop = config.stop_at or config.max_steps
     started = time.perf_counter()
     tokens_per_step = config.batch_size * config.block_size
+    # The first step whose loss was not finite, and that loss: kept on the device, so that
+    # checking every step costs no wait; read at each evaluation, before anything is saved.
+    bad_step = torch.tensor(-1, device=device)
+    bad_loss = torch.tensor(0.0, device=device)
+
+    def check_finite_losses(done: int, losses: dict[str, float]) -> None:
+        first_bad = int(bad_step.item())
+        if first_bad >= 0:
+            what = f"the training loss became {bad_loss.item()}"
+        else:
+            split = next((k for k, v in losses.items() if not math.isfinite(v)), None)
+            what = f"the {split} loss became {losses[split]}" if split else ""
+        if _any_rank(bool(what), ddp, device):
+            step_seen = first_bad if first_bad >= 0 else done
+            raise DivergedError(
+                _diverged_message(
+                    what or "the loss on another rank became nan or inf",
+                    step_seen,
+                    config,
+                    ckpt_path,
+                    last_saved,
+                )
+            )
 
     def evaluate_and_save(done: int) -> None:
-        losses = estimate_loss(model, data, config, device)
+        nonlocal last_saved
+        losses = estimate_loss(model, data, config, device, precision)
+        check_finite_losses(done, losses)
         entry = {
             "step": done,
             "train_loss": round(losses["train"], 6),
@@ -594,10 +945,20 @@ def train(
         log.append(entry)
         if ckpt_path is not None:
             save_checkpoint(
-                ckpt_path, model, optimizer, done, config, data.tokenizer, streams, log, ddp
+                ckpt_path,
+                model,
+                optimizer,
+                done,
+                config,
+                data.tokenizer,
+                streams,
+                log,
+                ddp,
+                scaler,
             )
+            last_saved = done
             if ddp.is_main:
-                write_log(out_dir / LOG_NAME, config, log)
+                write_log(ckpt_path.parent / LOG_NAME, config, log)
         if callback is not None and ddp.is_main:
             callback(entry)
         bar.set_postfix(train=f"{losses['train']:.3f}", val=f"{losses['val']:.3f}")
@@ -611,13 +972,13 @@ def train(
             group["lr"] = lr_at(step_now, config)
         x, y = draw_batch(data.train, streams, per_stream, config.block_size)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast_for(device):
+        with autocast_for(device, precision):
             _, loss = runner(x, y)
+        first = ~torch.isfinite(loss.detach()) & (bad_step < 0)
+        bad_step = torch.where(first, step_now, bad_step)
+        bad_loss = torch.where(first, loss.detach().float(), bad_loss)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        backward_and_step(loss, model, optimizer, scaler, config.grad_clip)
         bar.update(1)
         done = step_now + 1
         if done % config.eval_interval == 0 or done == stop:
@@ -641,10 +1002,6 @@ def train(
 # --- the command line ------------------------------------------------------------------------
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m llmbook.train",
@@ -662,8 +1019,8 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(_flag(f.name), type=int, default=None, help=argparse.SUPPRESS)
         elif kind is bool:
             parser.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None)
-        elif f.name == "tokenizer":
-            parser.add_argument(_flag(f.name), choices=("char", "bpe"), default=None)
+        elif f.name in CHOICES:
+            parser.add_argument(_flag(f.name), choices=CHOICES[f.name], default=None)
         else:
             parser.add_argument(_flag(f.name), type=kind, default=None)
     return parser
@@ -676,26 +1033,32 @@ def config_from_args(argv: Sequence[str] | None = None) -> TrainConfig:
     overrides = {k: v for k, v in vars(args).items() if k != "preset" and v is not None}
     try:
         return config_from_preset(args.preset, **overrides)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         parser.error(str(exc))
         raise  # unreachable: parser.error exits
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: 0 after a finished run; 2 (with the usage) for bad input, before any
+    work; 1 if training diverged or a file could not be written."""
     parser = build_parser()
     config = config_from_args(argv)
     try:
         result = train(config)
     except (ValueError, CheckpointError) as exc:
         parser.error(str(exc))
+    except (DivergedError, DownloadError, OSError) as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
     if int(os.environ.get("RANK", "0")) == 0:
         last = result.log[-1]
         print(
             f"step {last['step']}: train loss {last['train_loss']:.4f}, val loss "
             f"{last['val_loss']:.4f} ({result.seconds:.1f} s)"
         )
-    if dist.is_initialized():
-        dist.destroy_process_group()
     return 0
 
 

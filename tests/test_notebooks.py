@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from clean_notebook import marker_problems  # noqa: E402
-from new_chapter import colab_cell_source, repository_url  # noqa: E402
+from new_chapter import SETUP_TAGS, colab_cell_source, package_version, repository_url  # noqa: E402
 from toc_notebooks import toc_files, toc_notebooks  # noqa: E402
 
 NOTEBOOKS = toc_notebooks(ROOT / "_toc.yml")
@@ -50,7 +51,21 @@ def test_repository_url_is_a_github_url():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
 def test_first_cell_is_the_colab_set_up_cell(path):
     first = code_cells(load(path))[0]
-    assert "".join(first["source"]) == colab_cell_source(ROOT)
+    assert "".join(first["source"]) == colab_cell_source(ROOT), (
+        "run `python tools/new_chapter.py --refresh-set-up notebooks/*.ipynb`"
+    )
+    assert first["metadata"]["tags"][-3:] == list(SETUP_TAGS)
+    assert first["metadata"]["nbval_ignore_reason"]
+
+
+def test_set_up_cell_installs_this_release():
+    source = colab_cell_source(ROOT)
+    version = package_version(ROOT)
+    assert f'LLMBOOK = "{version}"' in source
+    assert f'"git+{repository_url(ROOT)}@v" + LLMBOOK' in source
+    assert "-U" not in source and "--upgrade" not in source, "never upgrade a reader's packages"
+    llmbook = pytest.importorskip("llmbook")
+    assert llmbook.__version__ == version, "llmbook/__init__.py and pyproject.toml disagree"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
@@ -98,3 +113,139 @@ def test_ignored_outputs_say_why_out_of_the_readers_sight(path):
     cells = [nbformat.from_dict(cell) for cell in load(path)["cells"]]
     problems = [p for cell in cells for p in marker_problems(cell)]
     assert problems == [], f"{path}: {problems}"
+
+
+# --- numbers quoted in solutions --------------------------------------------------------------
+#
+# Rule: every number a `{solution}` block quotes in its prose (fenced code blocks left out:
+# their numbers are inputs the reader types) must be computed or asserted by the chapter, that
+# is, occur in the source or the stored text output (plain text, Markdown, streams) of one of
+# the same notebook's code cells. A number with d decimals matches a computed number that rounds
+# to it at d decimals (0.796 in prose matches 0.79601 printed); a whole number must occur as
+# written. Thousands separators are removed first (8,030,261,248, LaTeX's 131{,}072 and
+# Python's 10_000 are whole numbers); the sign is ignored. Only numbers with a decimal point or
+# at least two digits are checked (single digits are counts a reader sees at a glance). Not
+# checked, because they name rather than quote:
+# - a number glued to letters or an underscore (identifiers and labels: float32, ch03-ex1, 8B,
+#   A1, 12th), and a LaTeX subscript (the indices in $W_{2,01}$);
+# - a number right after "chapter(s)", "section", "exercise", "appendix", "figure", "part",
+#   "step" or "layer" (references and indices);
+# - the number of an ordered list item at the start of a line ("10. ");
+# - a year from 1900 to 2099 written as four digits (citations);
+# - the options of the directive itself (`:label:`, `:class:` lines).
+
+SOLUTION_OPEN = re.compile(r"^(:{3,})\{solution\}")
+NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\w])")
+SEPARATOR = re.compile(r"(?<=\d)(\{,\}|\\,|_)(?=\d{3})")
+SUBSCRIPT = re.compile(r"_(\{[^}]*\}|\w)")
+NAMING_WORDS = re.compile(
+    r"\b(chapters?|section|exercise|appendix|figure|part|step|layer)s?\s*$", re.IGNORECASE
+)
+FENCE = re.compile(r"^(`{3,}|~{3,}).*?^\1\s*$", re.M | re.S)
+
+
+def solution_blocks(nb: dict) -> list[str]:
+    """The body of every `{solution}` directive in the notebook's Markdown cells."""
+    blocks = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        lines = "".join(cell["source"]).splitlines()
+        for k, line in enumerate(lines):
+            opened = SOLUTION_OPEN.match(line)
+            if not opened:
+                continue
+            fence = opened.group(1)
+            body = []
+            for inner in lines[k + 1 :]:
+                if inner.strip() == fence:
+                    break
+                if not inner.startswith((":label:", ":class:")):
+                    body.append(inner)
+            blocks.append("\n".join(body))
+    return blocks
+
+
+def quoted_numbers(text: str) -> list[str]:
+    """The numbers a piece of prose quotes, by the rule above, as written (separators dropped)."""
+    prose = SUBSCRIPT.sub("", SEPARATOR.sub(",", FENCE.sub("", text)))
+    found = []
+    for match in NUMBER.finditer(prose):
+        whole, decimals = match.group(1).replace(",", ""), match.group(2) or ""
+        before = prose[: match.start()]
+        line_start = before.rsplit("\n", 1)[-1]
+        if not decimals and len(whole) < 2:
+            continue
+        if NAMING_WORDS.search(before[-30:]):
+            continue
+        if not decimals and line_start.strip() == "" and prose[match.end() :].startswith(". "):
+            continue  # an ordered list item
+        if not decimals and len(whole) == 4 and 1900 <= int(whole) <= 2099:
+            continue
+        found.append(whole + decimals)
+    return found
+
+
+def computed_text(nb: dict) -> str:
+    """What the code cells of a notebook say: their sources and stored text outputs."""
+    parts = []
+    for cell in code_cells(nb):
+        parts.append("".join(cell["source"]))
+        for output in cell["outputs"]:
+            if output["output_type"] == "stream":
+                parts.append("".join(output["text"]))
+            for kind in ("text/plain", "text/markdown"):
+                parts.append("".join(output.get("data", {}).get(kind, "")))
+    return "\n".join(parts)
+
+
+def is_computed(quoted: str, computed: list[str]) -> bool:
+    """Whether a quoted number equals, or is the rounding of, a number the code shows."""
+    if "." not in quoted:
+        return quoted in computed
+    places = len(quoted.split(".")[1])
+    target = round(float(quoted), places)
+    return any("." in c and round(float(c), places) == target for c in computed)
+
+
+def unbacked_solution_numbers(nb: dict) -> list[str]:
+    """The numbers the notebook's solutions quote that no code cell computes or asserts."""
+    computed = [
+        m.group(1).replace(",", "") + (m.group(2) or "")
+        for m in NUMBER.finditer(SEPARATOR.sub(",", computed_text(nb)))
+    ]
+    quoted = [n for block in solution_blocks(nb) for n in quoted_numbers(block)]
+    return sorted({n for n in quoted if not is_computed(n, computed)}, key=float)
+
+
+def test_solution_number_checker_follows_its_rule():
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": ["x = 12 * 3.14159"],
+                "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": ["1,024 0.79601\n"]}
+                ],
+            },
+            {
+                "cell_type": "markdown",
+                "source": [
+                    ":::{solution} ch01-ex1\n:class: dropdown\n\n"
+                    "In chapter 13 (2017), float32 gives 1{,}024, 0.796, 3.14, 12 and $W_{2,01}$.\n"
+                    "10. a list item\nBut 57 is quoted and 0.81 too.\n"
+                    "```python\nprint(99)\n```\n:::\n"
+                ],
+            },
+        ]
+    }
+    assert unbacked_solution_numbers(nb) == ["0.81", "57"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
+def test_solutions_quote_only_numbers_the_chapter_computes(path):
+    unbacked = unbacked_solution_numbers(load(path))
+    assert unbacked == [], (
+        f"{path}: a solution quotes {unbacked}, which no code cell computes or asserts; "
+        "print the number from code (or assert it) in the chapter"
+    )

@@ -157,3 +157,69 @@ def move_first_control(box) -> None:
         control.select_option(next(v for v in values if v != current))
     else:
         control.click()
+
+
+# --- what the reader sees first, and long code folded ------------------------------------------
+#
+# A chapter page opens with its title: no code cell (not even a folded "Show code cell source"
+# bar) comes before the first heading. A code cell of more than MAX_UNFOLDED_LINES lines is folded
+# (the cell tags `hide-input` or `hide-cell`, or the cell sits inside a dropdown) unless it is
+# the subject of its section, marked by the cell tag `subject` (README, "Writing and refreshing
+# chapters").
+
+MAX_UNFOLDED_LINES = 20
+FOLDING_TAGS = {"tag_hide-input", "tag_hide-cell", "tag_subject"}
+
+
+def article(page: Path):
+    bs4 = pytest.importorskip("bs4")
+    soup = bs4.BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    return soup.find("article", class_="bd-article")
+
+
+def code_before_first_heading(page: Path) -> list[str]:
+    """The first lines of every code cell that stands above the page's first heading."""
+    body = article(page)
+    heading = body.find(["h1", "h2", "h3"])
+    shown = []
+    for cell in body.find_all("div", class_="cell_input"):
+        if heading is None or cell in heading.find_all_previous("div", class_="cell_input"):
+            shown.append(cell.get_text().strip().splitlines()[0][:60])
+    return shown
+
+
+def is_folded(cell) -> bool:
+    """Whether a code cell's source is folded on the page (or marked as the section's subject)."""
+    if FOLDING_TAGS & set(cell.get("class", [])):
+        return True
+    return any(
+        parent.name == "details" or "dropdown" in parent.get("class", []) for parent in cell.parents
+    )
+
+
+def long_unfolded_cells(page: Path) -> list[str]:
+    """'first line (N lines)' for each code cell shown open with more than the allowed lines."""
+    found = []
+    for cell in article(page).find_all("div", class_="cell"):
+        source = cell.find("div", class_="cell_input")
+        if source is None or is_folded(cell):
+            continue
+        lines = source.get_text().strip("\n").splitlines()
+        if len(lines) > MAX_UNFOLDED_LINES:
+            found.append(f"{lines[0][:60]!r} ({len(lines)} lines)")
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")))
+def test_chapter_page_opens_with_its_title_not_code(name):
+    shown = code_before_first_heading(HTML / "notebooks" / f"{name}.html")
+    assert shown == [], f"{name} shows code above its title: {shown}"
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")))
+def test_long_code_cells_are_folded_unless_they_are_the_subject(name):
+    long_cells = long_unfolded_cells(HTML / "notebooks" / f"{name}.html")
+    assert long_cells == [], (
+        f"{name} shows long code cells open: {long_cells}; tag them hide-input (or subject "
+        "if the code is what the section teaches)"
+    )

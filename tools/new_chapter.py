@@ -6,6 +6,11 @@ Every chapter has the same parts, in this order: the set-up cell that makes it r
 the title and learning goals, the chapter's sections, a "what the article simplifies" callout
 where one applies, a summary, and exercises with solutions in dropdowns. Add the new file to
 _toc.yml, fill it in, then run `make outputs` to store its outputs.
+
+    python tools/new_chapter.py --refresh-set-up notebooks/*.ipynb
+
+gives every listed notebook's first code cell the current set-up cell (after a new release or a
+new repository address), and touches nothing else.
 """
 
 from __future__ import annotations
@@ -20,17 +25,28 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 COLAB_CELL = """\
-# Set-up: makes this notebook run anywhere. In Colab ("google.colab") or any other environment
-# without the book's companion package, it installs `llmbook` from the book's repository
-# (a placeholder address until the book is published; it must equal the one in _config.yml).
-import importlib.util
+# Set-up: in Colab, or wherever this book's companion package `llmbook` is missing or another
+# release, install the release this edition of the book was written with. pip keeps every package
+# you already have that is recent enough; the last line prints the versions and the device.
 import subprocess
 import sys
 
-REPO_URL = "{url}"
-if importlib.util.find_spec("llmbook") is None:
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, f"git+{{REPO_URL}}"], check=True)"""
+LLMBOOK = "{version}"
+try:
+    import llmbook
+except ImportError:
+    llmbook = None
+if llmbook is None or llmbook.__version__ != LLMBOOK:
+    release = "git+{url}@v" + LLMBOOK
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", release], check=True)
+    import llmbook
+
+llmbook.versions()"""
+
+SETUP_TAGS = ["remove-input", "remove-output", "nbval-ignore-output"]
+"""The site shows nothing of the set-up cell; its printout differs on every machine."""
+
+SETUP_IGNORE_REASON = "prints the versions and the device of whatever machine runs it"
 
 
 def repository_url(root: Path = ROOT) -> str:
@@ -39,9 +55,23 @@ def repository_url(root: Path = ROOT) -> str:
     return config["repository"]["url"]
 
 
+def package_version(root: Path = ROOT) -> str:
+    """llmbook's version, as written in pyproject.toml: its release is the tag v<version>."""
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    found = re.search(r'^version = "([^"]+)"$', text, flags=re.MULTILINE)
+    if found is None:
+        raise ValueError("pyproject.toml has no line 'version = \"X.Y.Z\"'")
+    return found.group(1)
+
+
 def colab_cell_source(root: Path = ROOT) -> str:
     """The exact source every notebook's first code cell must have."""
-    return COLAB_CELL.format(url=repository_url(root))
+    return COLAB_CELL.format(url=repository_url(root), version=package_version(root))
+
+
+def setup_cell_metadata() -> dict:
+    """The first code cell's metadata: the site hides it, nbval ignores its output (and why)."""
+    return {"tags": list(SETUP_TAGS), "nbval_ignore_reason": SETUP_IGNORE_REASON}
 
 
 SKELETON = [
@@ -67,7 +97,7 @@ SKELETON = [
 
 def scaffold(path: Path, title: str) -> nbformat.NotebookNode:
     slug = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
-    setup = nbformat.v4.new_code_cell(colab_cell_source(), metadata={"tags": ["hide-input"]})
+    setup = nbformat.v4.new_code_cell(colab_cell_source(), metadata=setup_cell_metadata())
     cells = [setup]
     for kind, text in SKELETON:
         source = text.format(title=title, slug=slug)
@@ -83,7 +113,30 @@ def scaffold(path: Path, title: str) -> nbformat.NotebookNode:
     return nb
 
 
+def refresh_set_up_cell(path: Path) -> bool:
+    """Give the notebook's first code cell the current set-up source, tags and reason.
+
+    Touches nothing else (other cells, outputs, ids); returns whether the file changed.
+    """
+    nb = nbformat.read(path, as_version=4)
+    first = next(cell for cell in nb.cells if cell.cell_type == "code")
+    before = (first.source, dict(first.metadata))
+    first.source = colab_cell_source()
+    kept = [t for t in first.metadata.get("tags", []) if t not in ("hide-input", *SETUP_TAGS)]
+    first.metadata.update(setup_cell_metadata())
+    first.metadata["tags"] = [*kept, *SETUP_TAGS]
+    if (first.source, dict(first.metadata)) == before:
+        return False
+    nbformat.write(nb, path)
+    return True
+
+
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["--refresh-set-up"]:
+        for name in argv[1:]:
+            changed = refresh_set_up_cell(Path(name))
+            print(f"{name}: {'set-up cell refreshed' if changed else 'up to date'}")
+        return
     if len(argv) != 2:
         raise SystemExit(__doc__)
     path, title = Path(argv[0]), argv[1]
