@@ -1,22 +1,32 @@
-"""Interactive figures that work live in Jupyter/Colab and on the static site.
+"""Interactive figures: one explorer, shown as well as each place that opens it can show it.
 
 Built in chapter 1, "A simple neural network"; every chapter uses it.
 
-One call, both worlds::
+One call::
 
-    explore(draw, r=Slider(0, 255, 1, value=32, static=(32, 241)), relu=Toggle())
+    explore(draw, r=Slider(0, 255, 1, value=32, static=8), relu=Toggle())
 
-``draw(**values)`` returns a matplotlib ``Figure`` (or an HTML string). The result of ``explore``
-displays as
+``draw(**values)`` returns a matplotlib ``Figure`` (or an HTML string). What the reader sees:
 
-* **live** (a running kernel: JupyterLab, Colab): ipywidgets controls that call ``draw`` again
-  whenever a control moves;
-* **static** (the built book, no kernel): every combination of the controls' *static* values is
-  drawn in advance, and native ``<input type=range>``, ``<select>`` and checkbox controls with a
-  few lines of inline JavaScript show the matching frame. Nothing is fetched from anywhere.
+* **a running kernel** (JupyterLab, Colab, VS Code): ipywidgets controls that call ``draw``
+  again whenever a control moves (ipywidgets 7.6+ and 8), the picture drawn at twice the
+  density it is shown at, so it stays sharp on any screen and is never stretched;
+* **the book's website**: every *static* state drawn in advance, with native
+  ``<input type=range>``, ``<select>`` and checkbox controls and a few lines of inline
+  JavaScript that show the matching frame; nothing is fetched from anywhere;
+* **viewers that run nothing** (GitHub, nbviewer, an untrusted notebook, Colab before running):
+  one picture of the default state and one line saying that the figure moves on the website or
+  when the cell runs.
 
-Both versions travel in one output bundle; the book's configuration tells the site to prefer
-the static HTML, while live front ends prefer the widget.
+The states are drawn only when the book's stored outputs are made (``make outputs`` and nbval
+set ``LLMBOOK_EXPLORER_FRAMES=1``); they travel in the output under :data:`MIME_TYPE`, which
+the site turns into HTML at build time (:mod:`llmbook.sphinx_explorers`). In a reader's session
+only the live widget and the one fallback picture are drawn.
+
+Sliders with many static values can move *one at a time* (``one_at_a_time=True``): the others
+hold at their defaults, so the states add up instead of multiplying (four sliders of 8 steps:
+29 states instead of 4,096). On the site, moving such a slider puts the others back to their
+defaults.
 """
 
 from __future__ import annotations
@@ -27,18 +37,40 @@ import io
 import itertools
 import json
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from PIL import Image
+
+MIME_TYPE = "application/vnd.llmbook.explorer+json"
+"""The output entry holding every precomputed state; only the book's site renders it."""
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+FRAMES_ENV = "LLMBOOK_EXPLORER_FRAMES"
+"""Set to 1 (``make outputs``, nbval) to precompute the states for the site."""
 
 MAX_FRAMES = 64
-"""Default cap on precomputed states: keeps a chapter page well under 3 MB."""
+"""Default cap on precomputed states per explorer."""
 
-Frame = bytes | str  # PNG bytes from a figure, or an HTML snippet
+SITE_DENSITY = 1
+"""Pixels per CSS pixel of a site frame. Measured: at 1.25, chapter 12's three explorers alone
+weigh 1.8 MB of base64; steps are worth more than density on a page of at most 2 MB."""
+
+LIVE_DENSITY = 2
+"""Pixels per CSS pixel of a live picture: sharp on high-density screens."""
+
+PALETTE_COLORS = 64
+"""Colours of a site frame: a 64-colour PNG is about a quarter of a full-colour one."""
+
+NOTE = "This figure is interactive on the book website, or here once this cell runs."
+
+Frame = Any  # Picture, or str for an HTML snippet
 
 
 def _check_number(name: str, what: str, value: object) -> float:
@@ -60,7 +92,9 @@ def _fmt(value: Any) -> str:
 class Slider:
     """A numeric slider from ``start`` to ``stop`` (inclusive) in steps of ``step``.
 
-    ``static`` picks the values precomputed for the static site (default: every value).
+    ``static`` picks the values precomputed for the site: a sequence of values, a number ``n``
+    for ``n`` evenly spaced values, or ``None`` for every value. The starting ``value`` is always
+    one of them, so the site opens on the same state as the live widget.
     """
 
     start: float
@@ -68,7 +102,7 @@ class Slider:
     step: float = 1
     value: float | None = None
     label: str | None = None
-    static: Sequence[float] | None = None
+    static: Sequence[float] | int | None = None
 
     def validated(self, name: str) -> Slider:
         start = _check_number(name, "start", self.start)
@@ -81,10 +115,14 @@ class Slider:
         for v in [self.value] if self.value is not None else []:
             if not start <= _check_number(name, "value", v) <= stop:
                 raise ValueError(f"{name}: value {v!r} is outside [{self.start!r}, {self.stop!r}]")
-        if self.static is not None:
-            if isinstance(self.static, str | bytes) or len(self.static) == 0:
+        if isinstance(self.static, Integral) and not isinstance(self.static, bool):
+            if self.static < 1:
+                raise ValueError(f"{name}: static must be at least 1 value, got {self.static!r}")
+        elif self.static is not None:
+            if isinstance(self.static, str | bytes | bool) or len(self.static) == 0:
                 raise ValueError(
-                    f"{name}: static must be a non-empty sequence, got {self.static!r}"
+                    f"{name}: static must be a number of values or a non-empty sequence, "
+                    f"got {self.static!r}"
                 )
             for v in self.static:
                 if not start <= _check_number(name, "static value", v) <= stop:
@@ -97,21 +135,55 @@ class Slider:
     def is_integer(self) -> bool:
         return all(float(x).is_integer() for x in (self.start, self.stop, self.step))
 
-    def live_values(self) -> list[float]:
-        count = math.floor((self.stop - self.start) / self.step + 1e-9) + 1
-        values = [self.start + k * self.step for k in range(count)]
-        return [int(v) if self.is_integer else round(v, 10) for v in values]
+    def count(self) -> int:
+        """How many values the slider can take, by arithmetic (nothing is listed)."""
+        return math.floor((self.stop - self.start) / self.step + 1e-9) + 1
+
+    def _snap(self, value: float) -> Any:
+        k = round((value - self.start) / self.step)
+        v = self.start + k * self.step
+        return round(v) if self.is_integer else round(v, 10)
+
+    def live_values(self) -> list[Any]:
+        return [self._snap(self.start + k * self.step) for k in range(self.count())]
+
+    def static_count(self) -> int:
+        """An upper bound on ``len(static_values())``, by arithmetic."""
+        if self.static is None:
+            return self.count()
+        given = min(self.static, self.count()) if isinstance(self.static, int) else len(self.static)
+        return given + 1  # the starting value may be added
 
     def static_values(self) -> list[Any]:
-        return list(self.static) if self.static is not None else self.live_values()
+        if self.static is None:
+            return self.live_values()
+        if isinstance(self.static, int):
+            n = min(self.static, self.count())
+            span = self.stop - self.start
+            chosen = [self._snap(self.start + span * k / max(n - 1, 1)) for k in range(n)]
+        else:
+            chosen = list(self.static)
+        start = self.initial()
+        if not any(abs(float(v) - float(start)) <= 1e-9 * max(1.0, abs(self.step)) for v in chosen):
+            chosen.append(start)
+        unique: list[Any] = []
+        for v in sorted(chosen, key=float):
+            if not unique or abs(float(v) - float(unique[-1])) > 1e-12:
+                unique.append(v)
+        return unique
 
     def initial(self) -> Any:
-        return self.value if self.value is not None else self.start
+        start = self.value if self.value is not None else self.start
+        return int(start) if self.is_integer else start
 
 
 @dataclass(frozen=True)
 class Choice:
-    """Pick one of ``options``: a sequence of values, or a mapping ``{label: value}``."""
+    """Pick one of ``options``: a sequence of values, or a mapping ``{label: value}``.
+
+    ``static`` picks the options precomputed for the site (default: all); the starting
+    ``value`` is always one of them.
+    """
 
     options: Sequence[Any] | Mapping[str, Any]
     value: Any = None
@@ -137,8 +209,17 @@ class Choice:
     def live_values(self) -> list[Any]:
         return [v for _, v in self.labelled()]
 
+    def count(self) -> int:
+        return len(self.options)
+
+    def static_count(self) -> int:
+        return self.count() if self.static is None else len(self.static) + 1
+
     def static_values(self) -> list[Any]:
-        return list(self.static) if self.static is not None else self.live_values()
+        if self.static is None:
+            return self.live_values()
+        keep = [*self.static, self.initial()]
+        return [v for v in self.live_values() if v in keep]
 
     def initial(self) -> Any:
         return self.value if self.value is not None else self.live_values()[0]
@@ -158,6 +239,12 @@ class Toggle:
         if not isinstance(self.value, bool):
             raise TypeError(f"{name}: a Toggle's value must be True or False, got {self.value!r}")
         return self
+
+    def count(self) -> int:
+        return 2
+
+    def static_count(self) -> int:
+        return 2
 
     def static_values(self) -> list[bool]:
         return [False, True]
@@ -196,155 +283,301 @@ def _label(name: str, control: Control) -> str:
     return control.label or name
 
 
-def _nearest(values: Sequence[Any], target: Any) -> int:
-    """Index of ``target`` in ``values``, or of the nearest number when it is not there."""
-    if target in values:
-        return list(values).index(target)
-    return min(range(len(values)), key=lambda i: abs(float(values[i]) - float(target)))
+def _value_labels(control: Control) -> list[str]:
+    """What the site shows for each static value of a control."""
+    if isinstance(control, Toggle):
+        return ["off", "on"]
+    if isinstance(control, Choice):
+        return [control.label_of(v) for v in control.static_values()]
+    return [_fmt(v) for v in control.static_values()]
 
 
-def figure_png(fig: Figure) -> bytes:
-    """Render a figure to PNG bytes (reproducible: no software-version metadata) and close it."""
+# ---- pictures -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A PNG and the size in CSS pixels it is shown at (its pixels / its density)."""
+
+    png: bytes
+    width: int
+    height: int
+
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+def figure_picture(fig: Figure, density: float = 1.0, colors: int | None = None) -> Picture:
+    """Render a figure and close it: a PNG at ``density`` pixels per CSS pixel.
+
+    One CSS pixel is one of the figure's own dots (the house style's 80 dpi), so a 6.4-inch
+    figure is shown 512 px wide. ``colors`` reduces the palette (a smaller file). The PNG carries
+    no software-version metadata, so the same figure gives the same bytes.
+    """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(
+        buffer,
+        format="png",
+        dpi=fig.dpi * density,
+        bbox_inches="tight",
+        metadata={"Software": None},
+    )
     plt.close(fig)
-    return buffer.getvalue()
+    png = buffer.getvalue()
+    image = Image.open(io.BytesIO(png))
+    width, height = image.size
+    if colors is not None:
+        small = io.BytesIO()
+        reduced = image.convert("RGB").quantize(colors, method=Image.Quantize.MEDIANCUT)
+        reduced.save(small, format="png", optimize=True)
+        png = small.getvalue()
+    return Picture(png, round(width / density), round(height / density))
 
 
-def _render(draw: Callable[..., Figure | str], values: Mapping[str, Any]) -> Frame:
+def _render(
+    draw: Callable[..., Figure | str],
+    values: Mapping[str, Any],
+    density: float,
+    colors: int | None,
+) -> Frame:
     result = draw(**values)
     if isinstance(result, Figure):
-        return figure_png(result)
+        return figure_picture(result, density, colors)
     if isinstance(result, str):
         return result
     raise TypeError(f"draw must return a matplotlib Figure or an HTML string, got {result!r}")
 
 
-# The inline handler shared by every static control: read every control's index, combine them
-# with the strides into one frame number, update the readouts and show that frame only.
+def _img_tag(picture: Picture, alt: str, extra: str = "") -> str:
+    return (
+        f'<img{extra} alt="{html.escape(alt)}" src="{picture.data_uri()}" '
+        f'width="{picture.width}" height="{picture.height}" style="max-width:100%;height:auto">'
+    )
+
+
+# ---- the site's HTML, from the stored states ------------------------------------------------
+
+# The inline handler shared by every static control: read every control's position, find the
+# frame stored for that state; when there is none (another one-at-a-time control is off its
+# default), put the other one-at-a-time controls back to their defaults. Then update the readouts
+# and show that frame only.
 _SHOW_FRAME_JS = (
-    "var box=this.closest('.llmbook-explore'),i=0;"
-    "box.querySelectorAll('[data-stride]').forEach(function(c){"
-    "var k=c.type==='checkbox'?(c.checked?1:0):+c.value;i+=k*(+c.dataset.stride);"
-    "var out=c.parentNode.querySelector('output');"
-    "if(out){out.textContent=JSON.parse(c.dataset.labels)[k];}});"
-    "box.querySelectorAll('.lbx-frame').forEach(function(f,j){f.hidden=(j!==i);});"
+    "var box=this.closest('.llmbook-explore'),moved=this,"
+    "cs=Array.prototype.slice.call(box.querySelectorAll('[data-control]')),"
+    "at=function(c){return c.type==='checkbox'?(c.checked?1:0):+c.value;},"
+    "find=function(){return box.querySelector('.lbx-frame[data-state=\"'+cs.map(at).join(',')"
+    "+'\"]');},f=find();"
+    "if(!f){cs.forEach(function(c){if(c!==moved&&c.dataset.alone){var d=+c.dataset.default;"
+    "if(c.type==='checkbox'){c.checked=d===1;}else{c.value=d;}}});f=find();}"
+    "cs.forEach(function(c){var o=c.parentNode.querySelector('output');"
+    "if(o){o.textContent=JSON.parse(c.dataset.labels)[at(c)];}});"
+    "if(f){box.querySelectorAll('.lbx-frame').forEach(function(g){g.hidden=(g!==f);});}"
 )
 
 _BOX_STYLE = "font-family:sans-serif;font-size:0.9em;max-width:100%;"
 _CONTROLS_STYLE = "display:flex;flex-wrap:wrap;gap:0.3em 1.2em;margin-bottom:0.4em;"
 
 
+def _site_control(index: int, control: Mapping[str, Any]) -> str:
+    labels = control["labels"]
+    default = control["default"]
+    data = (
+        f'data-control="{index}" data-default="{default}" '
+        f'data-labels="{html.escape(json.dumps(labels))}" '
+        f'data-name="{html.escape(control["name"])}"'
+    ) + (' data-alone="1"' if control["alone"] else "")
+    handler = html.escape(_SHOW_FRAME_JS)
+    caption = html.escape(control["label"])
+    if control["kind"] == "checkbox":
+        checked = " checked" if default else ""
+        return (
+            f'<label>{caption} <input type="checkbox" {data}{checked} onchange="{handler}"></label>'
+        )
+    if control["kind"] == "select":
+        options = "".join(
+            f'<option value="{k}"{" selected" if k == default else ""}>{html.escape(lab)}</option>'
+            for k, lab in enumerate(labels)
+        )
+        return (  # long option names shrink to the page width instead of overflowing it
+            f'<label style="max-width:100%;min-width:0">{caption} '
+            f'<select {data} onchange="{handler}" style="max-width:100%">{options}</select>'
+            "</label>"
+        )
+    return (
+        f'<label>{caption} <input type="range" min="0" max="{len(labels) - 1}" step="1" '
+        f'value="{default}" {data} oninput="{handler}" style="vertical-align:middle;'
+        f'max-width:40vw"> <output>{html.escape(labels[default])}</output></label>'
+    )
+
+
+def explorer_html(payload: Mapping[str, Any]) -> str:
+    """The site's self-contained HTML for a stored explorer (the :data:`MIME_TYPE` entry)."""
+    controls = payload["controls"]
+    default = ",".join(str(c["default"]) for c in controls)
+    frames = []
+    for i, frame in enumerate(payload["frames"]):
+        state = ",".join(str(k) for k in frame["state"])
+        hidden = "" if state == default else " hidden"
+        common = f' class="lbx-frame" data-index="{i}" data-state="{state}"'
+        if "png" in frame:
+            picture = Picture(base64.b64decode(frame["png"]), frame["width"], frame["height"])
+            frames.append(_img_tag(picture, frame["alt"], common + hidden))
+        else:
+            label = f' role="img" aria-label="{html.escape(frame["alt"])}"'
+            frames.append(f"<div{common}{label}{hidden}>{frame['html']}</div>")
+    parts = "".join(_site_control(k, c) for k, c in enumerate(controls))
+    return (
+        f'<div class="llmbook-explore" style="{_BOX_STYLE}">'
+        f'<div class="lbx-controls" style="{_CONTROLS_STYLE}">{parts}</div>'
+        f'<div class="lbx-frames">{"".join(frames)}</div></div>'
+    )
+
+
+# ---- the explorer ---------------------------------------------------------------------------
+
+
+def _view_bundle(widget: Any) -> dict[str, Any]:
+    """The output that shows a live widget, built from its model id.
+
+    ipywidgets 8 widgets have ``_repr_mimebundle_``; ipywidgets 7 (Colab's) display through
+    ``_ipython_display_`` instead. Both put this entry in the output, so build it the same way.
+    """
+    return {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+
+
 class Explorer:
-    """What :func:`explore` returns: displays as a live widget or as static HTML."""
+    """What :func:`explore` returns: displays as a live widget, site states, or one picture."""
 
     def __init__(
         self,
         draw: Callable[..., Figure | str],
         controls: Mapping[str, Control],
         max_frames: int = MAX_FRAMES,
+        one_at_a_time: Sequence[str] = (),
     ) -> None:
         self.draw = draw
         self.controls = dict(controls)
         self.max_frames = max_frames
-        self._static_html: str | None = None
+        self.one_at_a_time = tuple(one_at_a_time)
+        self._payload: dict[str, Any] | None = None
         self._widget: Any = None
 
-    # ---- the grid of precomputed states -------------------------------------------------
+    # ---- the states precomputed for the site --------------------------------------------
+    def _grid_names(self) -> list[str]:
+        return [n for n in self.controls if n not in self.one_at_a_time]
+
+    @staticmethod
+    def count_states(counts: Mapping[str, int], one_at_a_time: Sequence[str]) -> int:
+        """States for these static counts: grid controls multiply, one-at-a-time ones add."""
+        grid = math.prod(c for n, c in counts.items() if n not in one_at_a_time)
+        return grid * (1 + sum(counts[n] - 1 for n in one_at_a_time))
+
     @property
     def frame_count(self) -> int:
-        return math.prod(len(c.static_values()) for c in self.controls.values())
+        counts = {n: len(c.static_values()) for n, c in self.controls.items()}
+        return self.count_states(counts, self.one_at_a_time)
+
+    def defaults(self) -> dict[str, int]:
+        """Index of each control's starting value among its static values."""
+        return {n: c.static_values().index(c.initial()) for n, c in self.controls.items()}
+
+    def static_indices(self) -> list[tuple[int, ...]]:
+        """Every precomputed state as static-value indices in control order.
+
+        The grid controls take every combination (the last varies fastest); for each, the
+        one-at-a-time controls sit at their defaults, then each moves alone through its values.
+        """
+        names = list(self.controls)
+        defaults = self.defaults()
+        sizes = {n: len(c.static_values()) for n, c in self.controls.items()}
+        grid = self._grid_names()
+        singles: list[dict[str, int]] = [{}]
+        for n in self.one_at_a_time:
+            singles += [{n: k} for k in range(sizes[n]) if k != defaults[n]]
+        states = []
+        for combo in itertools.product(*(range(sizes[n]) for n in grid)):
+            for single in singles:
+                chosen = dict(zip(grid, combo, strict=True))
+                chosen.update({n: single.get(n, defaults[n]) for n in self.one_at_a_time})
+                states.append(tuple(chosen[n] for n in names))
+        return states
 
     def static_states(self) -> list[dict[str, Any]]:
-        """Every combination of static values; the last control varies fastest."""
-        names = list(self.controls)
-        grids = [self.controls[n].static_values() for n in names]
-        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grids)]
+        """Every precomputed state as the values ``draw`` receives."""
+        values = {n: c.static_values() for n, c in self.controls.items()}
+        return [
+            {n: values[n][k] for n, k in zip(self.controls, state, strict=True)}
+            for state in self.static_indices()
+        ]
 
     def initial_values(self) -> dict[str, Any]:
         return {name: c.initial() for name, c in self.controls.items()}
 
-    # ---- static HTML --------------------------------------------------------------------
-    def _strides(self) -> dict[str, int]:
-        strides, stride = {}, 1
-        for name in reversed(list(self.controls)):
-            strides[name] = stride
-            stride *= len(self.controls[name].static_values())
-        return strides
-
-    def _static_labels(self, control: Control) -> list[str]:
-        if isinstance(control, Toggle):
-            return ["off", "on"]
-        if isinstance(control, Choice):
-            return [control.label_of(v) for v in control.static_values()]
-        return [_fmt(v) for v in control.static_values()]
-
-    def _static_control(self, name: str, control: Control, stride: int, index: int) -> str:
-        labels = self._static_labels(control)
-        data = (
-            f'data-stride="{stride}" data-labels="{html.escape(json.dumps(labels))}" '
-            f'data-name="{html.escape(name)}"'
+    def _alt(self, state: Sequence[int]) -> str:
+        labels = [_value_labels(c) for c in self.controls.values()]
+        return ", ".join(
+            f"{_label(n, c)} {lab[k]}"
+            for (n, c), lab, k in zip(self.controls.items(), labels, state, strict=True)
         )
-        handler = html.escape(_SHOW_FRAME_JS)
-        caption = html.escape(_label(name, control))
-        if isinstance(control, Toggle):
-            checked = " checked" if index else ""
-            return (
-                f'<label>{caption} <input type="checkbox" {data}{checked} '
-                f'onchange="{handler}"></label>'
-            )
-        if isinstance(control, Choice):
-            options = "".join(
-                f'<option value="{k}"{" selected" if k == index else ""}>'
-                f"{html.escape(lab)}</option>"
-                for k, lab in enumerate(labels)
-            )
-            return (  # long option names shrink to the page width instead of overflowing it
-                f'<label style="max-width:100%;min-width:0">{caption} '
-                f'<select {data} onchange="{handler}" style="max-width:100%">{options}</select>'
-                "</label>"
-            )
-        return (
-            f'<label>{caption} <input type="range" min="0" max="{len(labels) - 1}" step="1" '
-            f'value="{index}" {data} oninput="{handler}" style="vertical-align:middle"> '
-            f"<output>{html.escape(labels[index])}</output></label>"
-        )
+
+    def payload(self) -> dict[str, Any]:
+        """The :data:`MIME_TYPE` entry: the controls and every state's frame (drawn here)."""
+        if self._payload is not None:
+            return self._payload
+        defaults = self.defaults()
+        controls = [
+            {
+                "name": n,
+                "label": _label(n, c),
+                "kind": {Slider: "range", Choice: "select", Toggle: "checkbox"}[type(c)],
+                "labels": _value_labels(c),
+                "default": defaults[n],
+                "steps_of": c.count(),
+                "alone": n in self.one_at_a_time,
+            }
+            for n, c in self.controls.items()
+        ]
+        frames = []
+        for state, values in zip(self.static_indices(), self.static_states(), strict=True):
+            frame = _render(self.draw, values, SITE_DENSITY, PALETTE_COLORS)
+            entry: dict[str, Any] = {"state": list(state), "alt": self._alt(state)}
+            if isinstance(frame, Picture):
+                png = base64.b64encode(frame.png).decode("ascii")
+                entry.update(png=png, width=frame.width, height=frame.height)
+            else:
+                entry["html"] = frame
+            frames.append(entry)
+        self._payload = {"controls": controls, "frames": frames}
+        return self._payload
 
     def static_html(self) -> str:
-        """The self-contained HTML version: controls, every frame, and the inline handler."""
-        if self._static_html is not None:
-            return self._static_html
-        strides = self._strides()
-        start = {
-            name: _nearest(c.static_values(), c.initial()) for name, c in self.controls.items()
-        }
-        shown = sum(start[n] * strides[n] for n in self.controls)
-        controls = "".join(
-            self._static_control(n, c, strides[n], start[n]) for n, c in self.controls.items()
-        )
-        frames = []
-        for i, state in enumerate(self.static_states()):
-            frame = _render(self.draw, state)
-            alt = html.escape(
-                ", ".join(f"{_label(n, self.controls[n])}={_fmt(v)}" for n, v in state.items())
-            )
-            hidden = "" if i == shown else " hidden"
-            if isinstance(frame, bytes):
-                src = "data:image/png;base64," + base64.b64encode(frame).decode("ascii")
-                frames.append(
-                    f'<img class="lbx-frame" data-index="{i}" alt="{alt}" src="{src}" '
-                    f'style="max-width:100%;height:auto"{hidden}>'
-                )
-            else:
-                frames.append(
-                    f'<div class="lbx-frame" data-index="{i}" title="{alt}"{hidden}>{frame}</div>'
-                )
-        self._static_html = (
-            f'<div class="llmbook-explore" style="{_BOX_STYLE}">'
-            f'<div class="lbx-controls" style="{_CONTROLS_STYLE}">{controls}</div>'
-            f'<div class="lbx-frames">{"".join(frames)}</div></div>'
-        )
-        return self._static_html
+        """The site's version: controls, every frame, and the inline handler."""
+        return explorer_html(self.payload())
+
+    # ---- one picture for viewers that run nothing -----------------------------------------
+    def _default_frame(self) -> Frame:
+        """The default state's frame: from the stored states when they exist, else drawn now."""
+        if self._payload is not None:
+            state = list(self.defaults().values())
+            stored = next(f for f in self._payload["frames"] if f["state"] == state)
+            if "png" not in stored:
+                return stored["html"]
+            return Picture(base64.b64decode(stored["png"]), stored["width"], stored["height"])
+        return _render(self.draw, self.initial_values(), SITE_DENSITY, PALETTE_COLORS)
+
+    def _fallback(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        frame = self._default_frame()
+        alt = self._alt(tuple(self.defaults().values()))
+        note = f"<p><em>{html.escape(NOTE)}</em></p>"
+        plain = f"{NOTE} Controls: {', '.join(_label(n, c) for n, c in self.controls.items())}."
+        if isinstance(frame, Picture):
+            data = {"image/png": base64.b64encode(frame.png).decode("ascii")}
+            data["text/html"] = _img_tag(frame, alt) + note
+            metadata = {"image/png": {"width": frame.width, "height": frame.height}}
+        else:
+            data, metadata = {"text/html": f"<div>{frame}</div>{note}"}, {}
+        data["text/plain"] = plain
+        return data, metadata
 
     # ---- live widget --------------------------------------------------------------------
     def _live_control(self, name: str, control: Control) -> Any:
@@ -373,18 +606,25 @@ class Explorer:
         )
 
     def widget(self) -> Any:
-        """The ipywidgets version: the controls above an image (or HTML) that redraws."""
+        """The ipywidgets version: the controls above a picture (or HTML) that redraws.
+
+        The picture is drawn at :data:`LIVE_DENSITY` and shown at its CSS width (never wider
+        than the output), so the widget layout does not stretch it.
+        """
         if self._widget is not None:
             return self._widget
         import ipywidgets as w
 
         inputs = {n: self._live_control(n, c) for n, c in self.controls.items()}
-        image, text = w.Image(format="png"), w.HTML()
+        image = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
+        text = w.HTML()
 
         def redraw(_change: object = None) -> None:
-            frame = _render(self.draw, {n: i.value for n, i in inputs.items()})
-            if isinstance(frame, bytes):
-                image.value, image.layout.display, text.layout.display = frame, None, "none"
+            values = {n: i.value for n, i in inputs.items()}
+            frame = _render(self.draw, values, LIVE_DENSITY, None)
+            if isinstance(frame, Picture):
+                image.value, image.layout.width = frame.png, f"{frame.width}px"
+                image.layout.display, text.layout.display = None, "none"
             else:
                 text.value, text.layout.display, image.layout.display = frame, None, "none"
 
@@ -395,28 +635,43 @@ class Explorer:
         self._widget = w.VBox([controls, image, text])
         return self._widget
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        names = ", ".join(self.controls)
-        bundle: dict[str, Any] = {
-            "text/plain": f"explore({names}): {self.frame_count} precomputed frames",
-            "text/html": self.static_html(),
-        }
-        view = self.widget()._repr_mimebundle_()
-        if view and "application/vnd.jupyter.widget-view+json" in view:
-            bundle["application/vnd.jupyter.widget-view+json"] = view[
-                "application/vnd.jupyter.widget-view+json"
-            ]
-        return bundle
+    # ---- display --------------------------------------------------------------------------
+    def bundle(self, precompute: bool | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The output: the fallback picture, plus the states (``precompute``) or the widget.
+
+        ``precompute`` defaults to whether :data:`FRAMES_ENV` is set to 1.
+        """
+        if precompute is None:
+            precompute = os.environ.get(FRAMES_ENV, "") == "1"
+        if precompute:
+            self.payload()
+        data, metadata = self._fallback()
+        if precompute:
+            data[MIME_TYPE] = self.payload()
+        else:
+            data[WIDGET_VIEW] = _view_bundle(self.widget())
+        return data, metadata
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.bundle()
 
 
 def explore(
-    draw: Callable[..., Figure | str], *, max_frames: int = MAX_FRAMES, **controls: object
+    draw: Callable[..., Figure | str],
+    *,
+    max_frames: int = MAX_FRAMES,
+    one_at_a_time: bool | Sequence[str] = False,
+    **controls: object,
 ) -> Explorer:
     """An interactive figure: ``draw(**values)`` redrawn as the controls move.
 
     Each keyword names one argument of ``draw`` and gives its control (see :func:`as_control`).
-    Raises ``ValueError`` when the controls are malformed or when their static values make more
-    than ``max_frames`` states (give sliders fewer ``static`` values).
+    ``one_at_a_time`` (True, or the names of some controls) lets those controls move one at a
+    time on the site while the others hold at their defaults. Raises ``ValueError`` when the
+    controls are malformed or when their static values make more than ``max_frames`` states;
+    both are checked by arithmetic before anything is listed or drawn.
     """
     if not callable(draw):
         raise TypeError(f"draw must be callable, got {draw!r}")
@@ -425,12 +680,26 @@ def explore(
     if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
         raise ValueError(f"max_frames must be a positive integer, got {max_frames!r}")
     checked = {name: as_control(name, spec) for name, spec in controls.items()}
-    explorer = Explorer(draw, checked, max_frames)
-    if explorer.frame_count > max_frames:
-        sizes = " x ".join(f"{n} ({len(c.static_values())})" for n, c in checked.items())
+    if one_at_a_time is True:
+        alone = list(checked)
+    elif one_at_a_time is False:
+        alone = []
+    elif isinstance(one_at_a_time, str) or not all(n in checked for n in one_at_a_time):
         raise ValueError(
-            f"too many states to precompute: {sizes} = {explorer.frame_count} frames, more than "
-            f"max_frames={max_frames}; give the sliders fewer static values, "
-            "e.g. Slider(0, 255, 1, static=(0, 128, 255))"
+            f"one_at_a_time must be True, False or a list of control names from "
+            f"{list(checked)}, got {one_at_a_time!r}"
         )
-    return explorer
+    else:
+        alone = list(one_at_a_time)
+    bounds = {n: c.static_count() for n, c in checked.items()}
+    if Explorer.count_states(bounds, alone) > max_frames:  # an upper bound: exact count next
+        exact = {n: len(c.static_values()) for n, c in checked.items() if bounds[n] <= max_frames}
+        if len(exact) < len(checked) or Explorer.count_states(exact, alone) > max_frames:
+            sizes = " x ".join(f"{n} ({exact.get(n, bounds[n])})" for n in checked)
+            total = Explorer.count_states({**bounds, **exact}, alone)
+            raise ValueError(
+                f"too many states to precompute: {sizes} = {total} frames, more than "
+                f"max_frames={max_frames}; give the sliders fewer static values "
+                "(e.g. Slider(0, 255, 1, static=8)) or let them move one_at_a_time"
+            )
+    return Explorer(draw, checked, max_frames, alone)

@@ -117,15 +117,15 @@ def test_ignored_outputs_say_why_out_of_the_readers_sight(path):
 
 # --- numbers quoted in solutions --------------------------------------------------------------
 #
-# Rule: every number a `{solution}` block quotes in its prose (fenced code blocks left out:
+# Rule: every number a `{solution}` block quotes in its prose (fenced and inline code left out:
 # their numbers are inputs the reader types) must be computed or asserted by the chapter, that
 # is, occur in the source or the stored text output (plain text, Markdown, streams) of one of
 # the same notebook's code cells. A number with d decimals matches a computed number that rounds
 # to it at d decimals (0.796 in prose matches 0.79601 printed); a whole number must occur as
-# written. Thousands separators are removed first (8,030,261,248, LaTeX's 131{,}072 and
-# Python's 10_000 are whole numbers); the sign is ignored. Only numbers with a decimal point or
-# at least two digits are checked (single digits are counts a reader sees at a glance). Not
-# checked, because they name rather than quote:
+# written; a percentage also matches its fraction (94% matches 0.94). Thousands separators are
+# removed first (8,030,261,248, LaTeX's 131{,}072 and Python's 10_000 are whole numbers); the
+# sign is ignored. Only numbers with a decimal point or at least two digits are checked (single
+# digits are counts a reader sees at a glance). Not checked, because they name rather than quote:
 # - a number glued to letters or an underscore (identifiers and labels: float32, ch03-ex1, 8B,
 #   A1, 12th), and a LaTeX subscript (the indices in $W_{2,01}$);
 # - a number right after "chapter(s)", "section", "exercise", "appendix", "figure", "part",
@@ -142,6 +142,7 @@ NAMING_WORDS = re.compile(
     r"\b(chapters?|section|exercise|appendix|figure|part|step|layer)s?\s*$", re.IGNORECASE
 )
 FENCE = re.compile(r"^(`{3,}|~{3,}).*?^\1\s*$", re.M | re.S)
+INLINE_CODE = re.compile(r"`[^`\n]+`")
 
 
 def solution_blocks(nb: dict) -> list[str]:
@@ -168,7 +169,7 @@ def solution_blocks(nb: dict) -> list[str]:
 
 def quoted_numbers(text: str) -> list[str]:
     """The numbers a piece of prose quotes, by the rule above, as written (separators dropped)."""
-    prose = SUBSCRIPT.sub("", SEPARATOR.sub(",", FENCE.sub("", text)))
+    prose = SUBSCRIPT.sub("", SEPARATOR.sub(",", INLINE_CODE.sub("", FENCE.sub("", text))))
     found = []
     for match in NUMBER.finditer(prose):
         whole, decimals = match.group(1).replace(",", ""), match.group(2) or ""
@@ -182,7 +183,8 @@ def quoted_numbers(text: str) -> list[str]:
             continue  # an ordered list item
         if not decimals and len(whole) == 4 and 1900 <= int(whole) <= 2099:
             continue
-        found.append(whole + decimals)
+        percent = "%" if prose[match.end() :].lstrip().startswith("%") else ""
+        found.append(whole + decimals + percent)
     return found
 
 
@@ -201,6 +203,12 @@ def computed_text(nb: dict) -> str:
 
 def is_computed(quoted: str, computed: list[str]) -> bool:
     """Whether a quoted number equals, or is the rounding of, a number the code shows."""
+    if quoted.endswith("%"):
+        quoted = quoted[:-1]
+        places = len(quoted.partition(".")[2])
+        as_fraction = {round(float(c) * 100, places) for c in computed if "." in c}
+        if round(float(quoted), places) in as_fraction:
+            return True
     if "." not in quoted:
         return quoted in computed
     places = len(quoted.split(".")[1])
@@ -215,7 +223,9 @@ def unbacked_solution_numbers(nb: dict) -> list[str]:
         for m in NUMBER.finditer(SEPARATOR.sub(",", computed_text(nb)))
     ]
     quoted = [n for block in solution_blocks(nb) for n in quoted_numbers(block)]
-    return sorted({n for n in quoted if not is_computed(n, computed)}, key=float)
+    return sorted(
+        {n for n in quoted if not is_computed(n, computed)}, key=lambda n: float(n.strip("%"))
+    )
 
 
 def test_solution_number_checker_follows_its_rule():
@@ -225,7 +235,7 @@ def test_solution_number_checker_follows_its_rule():
                 "cell_type": "code",
                 "source": ["x = 12 * 3.14159"],
                 "outputs": [
-                    {"output_type": "stream", "name": "stdout", "text": ["1,024 0.79601\n"]}
+                    {"output_type": "stream", "name": "stdout", "text": ["1,024 0.79601 0.3141\n"]}
                 ],
             },
             {
@@ -233,13 +243,14 @@ def test_solution_number_checker_follows_its_rule():
                 "source": [
                     ":::{solution} ch01-ex1\n:class: dropdown\n\n"
                     "In chapter 13 (2017), float32 gives 1{,}024, 0.796, 3.14, 12 and $W_{2,01}$.\n"
-                    "10. a list item\nBut 57 is quoted and 0.81 too.\n"
+                    "10. a list item `range(77)`\n"
+                    "But 57 is quoted and 0.81 too; 31.4% is, 72% is not.\n"
                     "```python\nprint(99)\n```\n:::\n"
                 ],
             },
         ]
     }
-    assert unbacked_solution_numbers(nb) == ["0.81", "57"]
+    assert unbacked_solution_numbers(nb) == ["0.81", "57", "72%"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=str)

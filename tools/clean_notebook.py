@@ -1,8 +1,9 @@
 """Tidy a freshly executed notebook before it is committed.
 
-Drops the saved ipywidgets state (the site shows each widget's static HTML instead, and the
-state would only repeat the frames) and the per-cell execution timestamps, so that re-running
-an unchanged notebook gives an unchanged file.
+Drops the saved ipywidgets state and every stored widget view (a viewer that opens the
+notebook without a kernel would show "model not found"; each explorer's output carries a
+picture for those viewers and its precomputed states for the site instead) and the per-cell
+execution timestamps, so that re-running an unchanged notebook gives an unchanged file.
 
 An output that truly varies (trained weights, CPU kinds) is marked in the cell's metadata, never
 in its visible source: the tag ``nbval-ignore-output`` (which nbval obeys) together with the key
@@ -19,6 +20,7 @@ import nbformat
 
 IGNORE_TAG = "nbval-ignore-output"
 REASON_KEY = "nbval_ignore_reason"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def marker_problems(cell: nbformat.NotebookNode) -> list[str]:
@@ -37,6 +39,13 @@ def marker_problems(cell: nbformat.NotebookNode) -> list[str]:
     return problems
 
 
+def drop_widget_views(cell: nbformat.NotebookNode) -> None:
+    """Remove stored widget views (nbval does not compare them, so it still sees every output)."""
+    for output in cell.get("outputs", []):
+        output.get("data", {}).pop(WIDGET_VIEW, None)
+        output.get("metadata", {}).pop(WIDGET_VIEW, None)
+
+
 def clean(path: Path) -> list[str]:
     """Tidy the notebook in place; return the marker problems found (cell number: problem)."""
     nb = nbformat.read(path, as_version=4)
@@ -44,6 +53,7 @@ def clean(path: Path) -> list[str]:
     found = []
     for number, cell in enumerate(nb.cells, start=1):
         cell.metadata.pop("execution", None)
+        drop_widget_views(cell)
         found += [f"{path} cell {number} {p}" for p in marker_problems(cell)]
     nbformat.write(nb, path)
     return found
