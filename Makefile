@@ -1,7 +1,8 @@
 # LLMs from Scratch, by the Numbers: build, test and author the book.
 #   make book      create .venv, install the pinned requirements, build the site into _build/html
 #   make test      ruff, pytest, nbval (strict) on every notebook, book build with -W, site checks
-#   make lab       JupyterLab on the notebooks
+#   make lab       JupyterLab on the notebooks (MyST rendered by jupyterlab-myst)
+#   make reader    the reader notebooks for Colab and GitHub (plain Markdown) into _build/reader
 #   make outputs   re-execute every notebook in place, the way nbval re-runs them
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -9,6 +10,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# A second environment with the versions Colab ships (requirements-colab.txt), for colab-test.
+COLAB_PYTHON ?= python3.11
+COLAB_VENV := .venv-colab
+COLAB_INSTALLED := $(COLAB_VENV)/.installed
 VENDORED := _vendor/.vendored
 NOTEBOOKS = $(shell $(BIN)/python tools/toc_notebooks.py)
 # The same environment for `make outputs` and nbval, so stored outputs are what nbval sees;
@@ -16,7 +21,7 @@ NOTEBOOKS = $(shell $(BIN)/python tools/toc_notebooks.py)
 NB_ENV := PYTHONHASHSEED=0 MPLBACKEND=module://matplotlib_inline.backend_inline LLMBOOK_EXPLORER_FRAMES=1
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test lint unit nbval site browser lab outputs clean venv
+.PHONY: book test lint unit nbval site browser lab lab-test colab-venv colab-test reader outputs clean venv
 
 venv: $(INSTALLED)
 $(INSTALLED): requirements.txt pyproject.toml
@@ -24,6 +29,15 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+colab-venv: $(COLAB_INSTALLED)
+$(COLAB_INSTALLED): requirements-colab.txt pyproject.toml
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install --quiet -r requirements-colab.txt
+	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENDORED): package.json package-lock.json tools/vendor_js.sh
@@ -42,7 +56,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check llmbook tests benchmarks tools
 
 unit: $(INSTALLED)
-	$(BIN)/python -m pytest -m "not site"
+	$(BIN)/python -m pytest -m "not site and not jupyterlab and not colab"
 
 nbval: $(INSTALLED)
 	$(NB_ENV) $(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-current-env \
@@ -51,11 +65,23 @@ nbval: $(INSTALLED)
 browser: $(INSTALLED)
 	bash tools/get_browser.sh
 
-test: lint unit nbval site browser
+# The widget tests and chapters 1 and 12 under Colab's versions (ipywidgets 7, IPython 7).
+colab-test: $(COLAB_INSTALLED)
+	$(COLAB_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_widgets.py \
+	  tests/test_live_widgets.py tests/test_colab.py
+
+# Chapter 1 opened, unexecuted and untrusted, in JupyterLab in headless Chromium.
+lab-test: $(INSTALLED) browser
+	$(BIN)/python -m pytest -m jupyterlab
+
+test: lint unit nbval site browser lab-test colab-test
 	$(BIN)/python -m pytest -m site
 
 lab: $(INSTALLED)
 	$(BIN)/jupyter lab notebooks/
+
+reader: $(INSTALLED)
+	$(BIN)/python tools/reader_notebooks.py --out _build/reader $(NOTEBOOKS)
 
 outputs: $(INSTALLED)
 	for nb in $(NOTEBOOKS); do \
@@ -65,4 +91,4 @@ outputs: $(INSTALLED)
 	done
 
 clean:
-	rm -rf _build _vendor node_modules
+	rm -rf _build _vendor node_modules $(COLAB_VENV)

@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from new_chapter import repository_url  # noqa: E402
+from reader_notebooks import READER_BRANCH  # noqa: E402
 
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -61,8 +62,10 @@ def test_chapter_pages_offer_colab_and_download():
     for page in chapter_pages():
         text = page.read_text(encoding="utf-8")
         repo = repository_url(ROOT).removeprefix("https://github.com/")
-        colab = f"colab.research.google.com/github/{repo}/blob/main/notebooks/{page.stem}.ipynb"
-        assert colab in text, f"{page.name}: no Colab launch link"
+        # Colab opens the reader notebook (plain Markdown), published on the reader branch
+        reader = f"blob/{READER_BRANCH}/notebooks/{page.stem}.ipynb"
+        colab = f"colab.research.google.com/github/{repo}/{reader}"
+        assert colab in text, f"{page.name}: no Colab launch link to the reader notebook"
         assert f'href="../_sources/notebooks/{page.stem}.ipynb"' in text, (
             f"{page.name}: no download link"
         )

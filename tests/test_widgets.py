@@ -31,6 +31,7 @@ from llmbook.widgets import (
     MIME_TYPE,
     NOTE,
     PALETTE_COLORS,
+    SITE_DENSITY,
     WIDGET_VIEW,
     Choice,
     Slider,
@@ -104,7 +105,7 @@ def test_site_frames_are_never_wider_than_the_page_nor_stretched():
         assert 'style="max-width:100%;height:auto"' in tag
         width = int(re.search(r'width="(\d+)"', tag).group(1))
         png = base64.b64decode(re.search(r"base64,([^\"]+)", tag).group(1))
-        assert png_size(png)[0] == pytest.approx(1.5 * width, abs=1)  # drawn at 1.5x density
+        assert png_size(png)[0] == pytest.approx(SITE_DENSITY * width, abs=1)
 
 
 def test_states_put_the_last_control_fastest():
@@ -275,7 +276,8 @@ def test_live_bundle_is_the_widget_view_plus_one_picture(monkeypatch):
     }
     assert MIME_TYPE not in data  # no frames drawn for nobody
     assert data["image/png"] and NOTE in data["text/plain"]
-    assert metadata["image/png"]["width"] < png_size(base64.b64decode(data["image/png"]))[0]
+    pixels = png_size(base64.b64decode(data["image/png"]))[0]
+    assert metadata["image/png"]["width"] == pytest.approx(pixels / SITE_DENSITY, abs=1)
 
 
 def test_live_bundle_does_not_need_the_widgets_own_repr(monkeypatch):
