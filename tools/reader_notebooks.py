@@ -231,9 +231,9 @@ class Converter:
             links.append(f"[{who}]({self.book.references_url})")
         return ", ".join(links) if textual else "(" + "; ".join(links) + ")"
 
-    def inline(self, line: str) -> str:
-        """The roles in one line of prose."""
-        return ROLE.sub(self.role, line)
+    def inline(self, text: str) -> str:
+        """The roles in a run of prose lines."""
+        return ROLE.sub(self.role, text)
 
     # directives -------------------------------------------------------------------------------
 
@@ -283,11 +283,19 @@ class Converter:
     def convert(self, text: str) -> str:
         lines = text.splitlines()
         out: list[str] = []
+        prose: list[str] = []  # roles may run over a line break, so prose is converted in runs
+
+        def flush() -> None:
+            if prose:
+                out.append(self.inline("\n".join(prose)))
+                prose.clear()
+
         i = 0
         while i < len(lines):
             line = lines[i]
             opening = OPENING.match(line)
             if opening:
+                flush()
                 end = closing_line(lines, i, opening["fence"])
                 inner = lines[i + 1 : end]
                 found = DIRECTIVE.match(opening["info"].strip())
@@ -297,11 +305,10 @@ class Converter:
                     out.extend(lines[i : end + 1])
                 i = end + 1
                 continue
-            if TARGET.match(line) or MYST_COMMENT.match(line) or line.strip() == "+++":
-                i += 1
-                continue
-            out.append(self.inline(line))
+            if not (TARGET.match(line) or MYST_COMMENT.match(line) or line.strip() == "+++"):
+                prose.append(line)
             i += 1
+        flush()
         return "\n".join(out)
 
 
@@ -363,7 +370,10 @@ def colab_title(source: str) -> str:
     first = source.lstrip().splitlines()[0] if source.strip() else ""
     if first.startswith("#") and not first.startswith("#@"):
         return first.lstrip("#").strip().split(":")[0].strip() or "Code"
-    return "Code that draws or checks (double-click to show)"
+    defined = re.match(r"^(?:def|class) (\w+)", first)
+    if defined:
+        return f"{defined.group(1)} (double-click to show the code)"
+    return "Code (double-click to show)"
 
 
 def fold_for_colab(cell: nbformat.NotebookNode) -> None:
