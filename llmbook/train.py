@@ -141,7 +141,7 @@ class TrainConfig:
     learning_rate: float = 1e-3  # the peak, reached after warmup_steps
     min_lr: float = 1e-4  # the end of the cosine
     warmup_steps: int = 100
-    weight_decay: float = 0.1  # on matrices only, not on biases, norms or position vectors
+    weight_decay: float = 0.1  # every matrix, wte and wpe too; not biases or norm scales
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float = 1.0  # 0 switches clipping off
