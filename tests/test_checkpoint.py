@@ -16,7 +16,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmbook import checkpoint, sample, train
+from llmbook import checkpoint, files, sample, train
 from llmbook.checkpoint import CheckpointError, load_checkpoint, save_atomic, validate_checkpoint
 
 TINY = dict(
@@ -219,7 +219,7 @@ def test_saves_fsync_the_file_and_its_folder(
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_fsync(fd)
 
-    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    monkeypatch.setattr(files.os, "fsync", fsync)
     checkpoint.write_text_atomic("hello", tmp_path / "log.json")
     assert (tmp_path / "log.json").read_text() == "hello"
     assert len(synced) == 2 and synced[1] == str(tmp_path)  # the temp file, then the folder
