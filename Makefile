@@ -72,7 +72,7 @@ colab-test: $(COLAB_INSTALLED)
 
 # Chapter 1 opened, unexecuted and untrusted, in JupyterLab in headless Chromium.
 lab-test: $(INSTALLED) browser
-	$(BIN)/python -m pytest -m jupyterlab
+	$(BIN)/python -m pytest tests/test_jupyterlab.py
 
 test: lint unit nbval site browser lab-test colab-test
 	$(BIN)/python -m pytest -m site

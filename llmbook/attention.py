@@ -318,8 +318,9 @@ class CausalSelfAttention(nn.Module):
             k, v = cache.append(k, v)  # (B, nkv, S, hs) each, S = earlier + T
             if self.causal and k.size(2) > T:  # new query t sits at position S - T + t
                 S = k.size(2)
-                mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)  # (T, S)
                 causal = False
+                if T > 1:  # a single new query sees every key: no mask at all
+                    mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)
         if nkv != nh:  # grouped-query: copy each key/value head for its group of query heads
             k = k.repeat_interleave(nh // nkv, dim=1)  # (B, nkv, S, hs) -> (B, nh, S, hs)
             v = v.repeat_interleave(nh // nkv, dim=1)  # (B, nkv, S, hs) -> (B, nh, S, hs)
@@ -336,14 +337,32 @@ class KVCache:
     tokens 0..t; they do not change when a token is appended (the mask stops earlier tokens
     from seeing later ones), so each layer keeps them instead of computing them again.
     Stored before grouped-query copying: (B, n_kv_head, S, hs) each.
+
+    With `max_len`, room for that many positions is allocated once, at the first `append`, and
+    each new position is written into it (no copy of the whole cache per token); without it
+    the cache grows by concatenation.
     """
 
-    def __init__(self) -> None:
-        self.k: Tensor | None = None
-        self.v: Tensor | None = None
+    def __init__(self, max_len: int | None = None) -> None:
+        if max_len is not None and (not isinstance(max_len, int) or max_len <= 0):
+            raise ValueError(f"max_len must be a positive integer or None, got {max_len!r}")
+        self.max_len = max_len
+        self._k: Tensor | None = None  # (B, nkv, room, hs): room = max_len, or S when growing
+        self._v: Tensor | None = None
+        self._len = 0
 
     def __len__(self) -> int:
-        return 0 if self.k is None else self.k.size(2)
+        return self._len
+
+    @property
+    def k(self) -> Tensor | None:
+        """The cached keys (B, nkv, S, hs), or None when empty."""
+        return None if self._k is None else self._k[:, :, : self._len]
+
+    @property
+    def v(self) -> Tensor | None:
+        """The cached values (B, nkv, S, hs), or None when empty."""
+        return None if self._v is None else self._v[:, :, : self._len]
 
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Add the new positions' k, v (B, nkv, T, hs); return all of them (B, nkv, S, hs)."""
@@ -351,20 +370,37 @@ class KVCache:
             raise ValueError(
                 f"k and v must both be (B, nkv, T, hs), got {tuple(k.shape)} and {tuple(v.shape)}"
             )
-        if self.k is None or self.v is None:
-            self.k, self.v = k, v
+        if self._k is not None and (
+            k.shape[:2] != self._k.shape[:2] or k.size(3) != self._k.size(3)
+        ):
+            raise ValueError(
+                f"new keys {tuple(k.shape)} do not fit the cached {tuple(self._k.shape)}"
+            )
+        end = self._len + k.size(2)  # S after this append
+        if self.max_len is None:
+            if self._k is None or self._v is None:
+                self._k, self._v = k, v
+            else:
+                self._k = torch.cat((self._k, k), dim=2)  # (B, nkv, S, hs) + (B, nkv, T, hs)
+                self._v = torch.cat((self._v, v), dim=2)  # -> (B, nkv, S + T, hs)
         else:
-            if k.shape[:2] != self.k.shape[:2] or k.size(3) != self.k.size(3):
+            if end > self.max_len:
                 raise ValueError(
-                    f"new keys {tuple(k.shape)} do not fit the cached {tuple(self.k.shape)}"
+                    f"the cache holds at most max_len={self.max_len} positions, not {end}"
                 )
-            self.k = torch.cat((self.k, k), dim=2)  # (B, nkv, S, hs) + (B, nkv, T, hs)
-            self.v = torch.cat((self.v, v), dim=2)  # -> (B, nkv, S + T, hs)
-        return self.k, self.v
+            if self._k is None or self._v is None:
+                room = (k.size(0), k.size(1), self.max_len, k.size(3))  # (B, nkv, max_len, hs)
+                self._k = k.new_empty(room)
+                self._v = v.new_empty(room)
+            self._k[:, :, self._len : end] = k  # written in place
+            self._v[:, :, self._len : end] = v
+        self._len = end
+        return self._k[:, :, :end], self._v[:, :, :end]
 
     def num_values(self) -> int:
         """How many numbers the cache holds: 2 (k and v) x B x nkv x S x hs."""
-        return 0 if self.k is None or self.v is None else self.k.numel() + self.v.numel()
+        k = self.k
+        return 0 if k is None else 2 * k.numel()
 
 
 class CrossAttention(nn.Module):

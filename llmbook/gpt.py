@@ -21,16 +21,19 @@ Llama-style one, each a switch of `GPTConfig` whose default keeps GPT-2's choice
     norm="rmsnorm"      RMSNorm instead of LayerNorm
     mlp="swiglu"        a gated SiLU MLP (hidden size by Llama's rule unless mlp_hidden is set)
     position="rope"     rotary embeddings inside attention instead of the learned wpe table
+    rope_scale=8        Llama 3.1's frequency scaling of RoPE (with the other rope_* settings)
     n_kv_head=k         grouped-query attention: k key/value heads shared by n_head queries
     bias=False          no biases;  tie_embeddings=False: a separate output matrix
 
-and generation gets a KV cache (`generate(..., use_cache=True)`) and nucleus sampling (`top_p`).
+`mlp="gelu_tanh"` is GPT-2's own GELU (the tanh approximation), which its released weights
+expect. Generation gets a KV cache (`generate(..., use_cache=True)`) and nucleus sampling (`top_p`).
 `param_count`/`param_breakdown` count every variant in closed form, without building a model.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -39,10 +42,10 @@ from torch import Tensor, nn
 
 from llmbook.attention import CausalSelfAttention, KVCache
 from llmbook.norm import LayerNorm, RMSNorm
-from llmbook.positional import rope_frequencies
+from llmbook.positional import Llama3Scaling, rope_frequencies
 
 NORMS = ("layernorm", "rmsnorm")
-MLPS = ("gelu", "swiglu")
+MLPS = ("gelu", "gelu_tanh", "swiglu")
 POSITIONS = ("learned", "rope")
 
 
@@ -63,6 +66,21 @@ def llama_mlp_hidden(n_embd: int, multiple_of: int = 256, multiplier: float | No
     return multiple_of * ((hidden + multiple_of - 1) // multiple_of)
 
 
+def _check_positive_int(name: str, value: object, or_else: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a positive integer{or_else}, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer{or_else}, got {value!r}")
+
+
+def _check_real(name: str, value: object, allowed: str, ok: Callable[[float], bool]) -> None:
+    """TypeError unless `value` is a real number; ValueError unless finite and ok(value)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a finite number {allowed}, got {value!r}")
+    if not math.isfinite(value) or not ok(value):
+        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
+
+
 @dataclass
 class GPTConfig:
     vocab_size: int = 65  # the characters of Tiny Shakespeare
@@ -74,10 +92,14 @@ class GPTConfig:
     bias: bool = True  # biases in the Linear layers and LayerNorms
     # The modern variants of chapter 15; every default is GPT-2's choice.
     norm: str = "layernorm"  # or "rmsnorm" (Llama)
-    mlp: str = "gelu"  # or "swiglu" (Llama)
+    mlp: str = "gelu"  # or "swiglu" (Llama), or "gelu_tanh" (GPT-2's released weights)
     mlp_hidden: int | None = None  # None: 4C for gelu, llama_mlp_hidden(C) for swiglu
     position: str = "learned"  # or "rope": rotary embeddings, no position table
     rope_base: float = 10000.0  # RoPE's base (Llama 3.1: 500,000)
+    rope_scale: float = 1.0  # Llama 3.1's RoPE frequency scaling factor (8); 1: no scaling
+    rope_low_freq_factor: float = 1.0  # pairs slower than original_context / this: scaled
+    rope_high_freq_factor: float = 4.0  # pairs faster than original_context / this: kept
+    rope_original_context: int = 8192  # the context the scaled model was first trained at
     n_kv_head: int | None = None  # None: n_head (multi-head); fewer: grouped-query attention
     tie_embeddings: bool = True  # the output layer reuses the token embedding (Llama 3.1 8B: no)
     norm_eps: float = 1e-5
@@ -86,33 +108,44 @@ class GPTConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the bad setting."""
+        """Raise ValueError (TypeError for a wrong type) naming the bad setting and what is
+        allowed."""
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            _check_positive_int(name, getattr(self, name))
         if self.n_embd % self.n_head != 0:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        _check_real("dropout", self.dropout, "in [0, 1)", lambda v: 0.0 <= v < 1.0)
+        for name in ("bias", "tie_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name, allowed in (("norm", NORMS), ("mlp", MLPS), ("position", POSITIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.mlp_hidden is not None and (
-            not isinstance(self.mlp_hidden, int) or self.mlp_hidden <= 0
-        ):
-            raise ValueError(
-                f"mlp_hidden must be a positive integer or None, got {self.mlp_hidden!r}"
-            )
+        if self.mlp_hidden is not None:
+            _check_positive_int("mlp_hidden", self.mlp_hidden, " or None")
         kv = self.n_kv_head
-        if kv is not None and (not isinstance(kv, int) or kv <= 0 or self.n_head % kv != 0):
-            raise ValueError(f"n_head={self.n_head} must be a multiple of n_kv_head={kv!r}")
+        if kv is not None:
+            _check_positive_int("n_kv_head", kv, " or None")
+            if self.n_head % kv != 0:
+                raise ValueError(f"n_head={self.n_head} must be a multiple of n_kv_head={kv!r}")
         if self.position == "rope" and self.head_size % 2 != 0:
             raise ValueError(f"rope needs an even head size, got n_embd/n_head={self.head_size}")
-        if not self.rope_base > 0 or not self.norm_eps >= 0:
-            raise ValueError(
-                f"rope_base must be > 0 and norm_eps >= 0, got {self.rope_base}, {self.norm_eps}"
-            )
+        _check_real("rope_base", self.rope_base, "> 0", lambda v: v > 0)
+        _check_real("norm_eps", self.norm_eps, ">= 0", lambda v: v >= 0)
+        for name in ("rope_scale", "rope_low_freq_factor", "rope_high_freq_factor"):
+            _check_real(name, getattr(self, name), "> 0", lambda v: v > 0)
+        self.rope_scaling  # noqa: B018  (checks the four rope_* scaling settings)
+
+    @property
+    def rope_scaling(self) -> Llama3Scaling | None:
+        """Llama 3.1's frequency scaling from the rope_* settings; None when rope_scale is 1."""
+        scaling = Llama3Scaling(
+            self.rope_scale,
+            self.rope_low_freq_factor,
+            self.rope_high_freq_factor,
+            self.rope_original_context,
+        )
+        return None if self.rope_scale == 1 else scaling
 
     @property
     def head_size(self) -> int:
@@ -129,7 +162,7 @@ class GPTConfig:
         """The MLP's hidden width: mlp_hidden, else 4C (gelu) or llama_mlp_hidden(C) (swiglu)."""
         if self.mlp_hidden is not None:
             return self.mlp_hidden
-        return 4 * self.n_embd if self.mlp == "gelu" else llama_mlp_hidden(self.n_embd)
+        return llama_mlp_hidden(self.n_embd) if self.mlp == "swiglu" else 4 * self.n_embd
 
 
 def make_norm(config: GPTConfig) -> nn.Module:
@@ -147,9 +180,9 @@ class MLP(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        hidden = config.hidden_size if config.mlp == "gelu" else 4 * config.n_embd
+        hidden = 4 * config.n_embd if config.mlp == "swiglu" else config.hidden_size
         self.fc = nn.Linear(config.n_embd, hidden, bias=config.bias)
-        self.gelu = nn.GELU()
+        self.gelu = nn.GELU(approximate="tanh" if config.mlp == "gelu_tanh" else "none")
         self.proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
         self.drop = nn.Dropout(config.dropout)
 
@@ -232,7 +265,9 @@ class GPT(nn.Module):
         if config.tie_embeddings:
             self.lm_head.weight = self.wte.weight  # weight tying: one (V, C) matrix, used twice
         if config.position == "rope":  # tables, not parameters: (block_size, hs/2) each
-            cos, sin = rope_frequencies(config.head_size, config.block_size, config.rope_base)
+            cos, sin = rope_frequencies(
+                config.head_size, config.block_size, config.rope_base, config.rope_scaling
+            )
             self.register_buffer("rope_cos", cos, persistent=False)
             self.register_buffer("rope_sin", sin, persistent=False)
         self.apply(self._init_weights)
@@ -250,9 +285,13 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def new_cache(self) -> list[KVCache]:
-        """An empty KV cache, one `KVCache` per block, for `forward(..., cache=...)`."""
-        return [KVCache() for _ in self.h]
+    def new_cache(self, max_len: int | None = None) -> list[KVCache]:
+        """An empty KV cache, one `KVCache` per block, for `forward(..., cache=...)`.
+
+        With `max_len` each layer's room for max_len positions is allocated once (at the first
+        call) and filled in place; without it the cache grows token by token.
+        """
+        return [KVCache(max_len) for _ in self.h]
 
     def forward(
         self,
@@ -265,19 +304,8 @@ class GPT(nn.Module):
         Targets equal to -1 are ignored in the loss. With `cache` (from `new_cache`), idx holds
         only the tokens after the cached ones; they get positions len(cache) .. len(cache)+T-1.
         """
-        start = self._check_cache(cache)
-        B, T = self._check_idx(idx, start)
-        x = self.wte(idx)  # (B, T) -> (B, T, C)
-        rope = None
-        if self.config.position == "learned":
-            pos = torch.arange(start, start + T, device=idx.device)  # (T,)
-            x = x + self.wpe(pos)  # (B, T, C) + (T, C) -> (B, T, C)
-        else:
-            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])  # (T, hs/2)
-        x = self.drop(x)
-        for i, block in enumerate(self.h):
-            x = block(x, rope=rope, cache=None if cache is None else cache[i])  # (B, T, C)
-        logits = self.lm_head(self.ln_f(x))  # (B, T, C) -> (B, T, V)
+        logits = self.lm_head(self._final_hidden(idx, cache))  # (B, T, C) -> (B, T, V)
+        B, T = idx.shape
         if targets is None:
             return logits, None
         if targets.shape != idx.shape:
@@ -291,6 +319,30 @@ class GPT(nn.Module):
         )
         return logits, loss
 
+    def _final_hidden(self, idx: Tensor, cache: list[KVCache] | None) -> Tensor:
+        """Every position's vector after the last block and ln_f, (B, T, C): the head's input."""
+        start = self._check_cache(cache)
+        _, T = self._check_idx(idx, start)
+        x = self.wte(idx)  # (B, T) -> (B, T, C)
+        rope = None
+        if self.config.position == "learned":
+            pos = torch.arange(start, start + T, device=idx.device)  # (T,)
+            x = x + self.wpe(pos)  # (B, T, C) + (T, C) -> (B, T, C)
+        else:
+            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])  # (T, hs/2)
+        x = self.drop(x)
+        for i, block in enumerate(self.h):
+            x = block(x, rope=rope, cache=None if cache is None else cache[i])  # (B, T, C)
+        return self.ln_f(x)
+
+    def next_token_logits(self, idx: Tensor, cache: list[KVCache] | None = None) -> Tensor:
+        """The last position's logits only, (B, V): all that generation needs.
+
+        The head (C x V multiply-adds per position, V = 50,257 for GPT-2) runs once instead of T
+        times; with `cache`, as in `forward`, idx holds only the tokens after the cached ones.
+        """
+        return self.lm_head(self._final_hidden(idx, cache)[:, -1, :])  # (B, C) -> (B, V)
+
     def _check_cache(self, cache: list[KVCache] | None) -> int:
         """How many positions the cache already holds (0 without one)."""
         if cache is None:
@@ -302,11 +354,9 @@ class GPT(nn.Module):
         return len(cache[0])
 
     def _check_idx(self, idx: Tensor, start: int = 0) -> tuple[int, int]:
-        if not isinstance(idx, Tensor) or idx.dtype not in (torch.int64, torch.int32):
-            kind = idx.dtype if isinstance(idx, Tensor) else type(idx).__name__
-            raise TypeError(f"idx must be an integer tensor of token ids, got {kind}")
-        if idx.dim() != 2:
-            raise ValueError(f"idx must have shape (B, T), got {tuple(idx.shape)}")
+        check_idx_shape(idx)
+        if idx.device.type == "cpu":  # elsewhere reading the ids would wait for the device
+            check_token_ids(idx, self.config.vocab_size)
         block_size = self.config.block_size
         if idx.size(1) > block_size:
             raise ValueError(f"sequence length T={idx.size(1)} exceeds block_size={block_size}")
@@ -351,19 +401,26 @@ class GPT(nn.Module):
         rebuilt from the window at each step.
         """
         _check_sampling(temperature, top_k, top_p, self.config.vocab_size)
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
+            raise TypeError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        check_idx_shape(idx)
+        check_token_ids(idx, self.config.vocab_size)  # once, on any device
         block_size, cache = self.config.block_size, None
-        for _ in range(max_new_tokens):
+        B, T = idx.shape[0], idx.shape[-1]
+        out = idx.new_empty(B, T + max_new_tokens)  # filled as tokens come
+        out[:, :T] = idx
+        room = min(block_size, T + max_new_tokens)  # the most positions the cache will hold
+        for t in range(T, T + max_new_tokens):
             if cache is not None and len(cache[0]) < block_size:
-                logits, _ = self(idx[:, -1:], cache=cache)  # only the newest token: (B, 1, V)
+                logits = self.next_token_logits(out[:, t - 1 : t], cache)  # newest token only
             else:
-                idx_cond = idx[:, -block_size:]  # (B, T) -> (B, <= block_size)
-                cache = self.new_cache() if use_cache else None
-                logits, _ = self(idx_cond, cache=cache)
-            idx_next = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)
-            idx = torch.cat((idx, idx_next), dim=1)  # (B, T) -> (B, T + 1)
-        return idx
+                idx_cond = out[:, max(0, t - block_size) : t]  # (B, <= block_size)
+                cache = self.new_cache(room) if use_cache else None
+                logits = self.next_token_logits(idx_cond, cache)  # (B, V)
+            out[:, t : t + 1] = sample_next(logits, temperature, top_k, top_p, generator)
+        return out
 
     def set_fused_attention(self, fused: bool) -> None:
         """Switch every block between SDPA (True) and the manual attention path (False)."""
@@ -371,15 +428,48 @@ class GPT(nn.Module):
             block.attn.fused = fused
 
 
+MIN_TEMPERATURE = 1e-6  # below this, logits / temperature overflows float32 to inf
+
+
 def _check_sampling(
     temperature: float, top_k: int | None, top_p: float | None, vocab_size: int
 ) -> None:
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if top_k is not None and not 1 <= top_k <= vocab_size:
-        raise ValueError(f"top_k must be in 1..vocab_size={vocab_size}, got {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    """ValueError (TypeError for a wrong type) naming a bad sampling setting."""
+    _check_real(
+        "temperature",
+        temperature,
+        f"from {MIN_TEMPERATURE:g} up (for the single most likely token use top_k=1)",
+        lambda t: t >= MIN_TEMPERATURE,
+    )
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int):
+            raise TypeError(f"top_k must be an integer or None, got {top_k!r}")
+        if not 1 <= top_k <= vocab_size:
+            raise ValueError(f"top_k must be in 1..vocab_size={vocab_size}, got {top_k}")
+    if top_p is not None:
+        _check_real("top_p", top_p, "in (0, 1]", lambda p: 0 < p <= 1)
+
+
+def check_idx_shape(idx: object) -> None:
+    """TypeError unless `idx` is an integer tensor; ValueError unless (B, T) with B, T >= 1."""
+    if not isinstance(idx, Tensor) or idx.dtype not in (torch.int64, torch.int32):
+        kind = idx.dtype if isinstance(idx, Tensor) else type(idx).__name__
+        raise TypeError(f"idx must be an integer tensor of token ids, got {kind}")
+    if idx.dim() != 2 or idx.size(0) == 0 or idx.size(1) == 0:
+        raise ValueError(
+            f"idx must have shape (B, T) with at least one row and one token, "
+            f"got {tuple(idx.shape)}"
+        )
+
+
+def check_token_ids(idx: Tensor, vocab_size: int) -> None:
+    """ValueError naming the first id of `idx` outside 0..vocab_size-1 (reads idx: a sync)."""
+    if idx.numel() == 0:
+        return
+    low, high = int(idx.min()), int(idx.max())
+    if low < 0 or high >= vocab_size:
+        bad = low if low < 0 else high
+        raise ValueError(f"token id {bad} is outside the vocabulary 0..{vocab_size - 1}")
 
 
 def top_k_filter(logits: Tensor, k: int) -> Tensor:
@@ -423,6 +513,8 @@ def sample_next(
     Divide by temperature, apply top-k then top-p, softmax, draw with `torch.multinomial`.
     """
     _check_sampling(temperature, top_k, top_p, logits.size(-1))
+    if top_k == 1:  # greedy: the best token, whatever the temperature and top_p
+        return logits.argmax(dim=-1, keepdim=True)  # (B, V) -> (B, 1)
     logits = logits / temperature
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
@@ -458,7 +550,7 @@ def param_breakdown(config: GPTConfig) -> dict[str, int]:
     if not config.tie_embeddings:
         counts["head"] = V * C
     counts["attention"] = L * (C * (C + 2 * kv) + b * (C + 2 * kv) + C * C + b * C)
-    if config.mlp == "gelu":
+    if config.mlp != "swiglu":
         counts["mlp"] = L * (2 * C * H + b * (H + C))
     else:
         counts["mlp"] = L * (3 * C * H + b * (2 * H + C))

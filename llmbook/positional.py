@@ -11,7 +11,8 @@ Three ways, all in this module:
   (what GPT-2 and our `GPT` use as `wpe`).
 - Rotary embeddings (`rope_frequencies`, `apply_rope`): rotate each pair of coordinates of a
   query or key by an angle proportional to its position, so that q . k depends only on how far
-  apart the two tokens are.
+  apart the two tokens are. `Llama3Scaling` is Llama 3.1's way to stretch them to a longer
+  context: the slow-turning pairs are slowed further, the fast ones are left alone.
 
 `sinusoidal_shift` is the reason the paper chose sin/cos pairs: moving k positions on is one
 fixed rotation, the same at every position.
@@ -20,6 +21,7 @@ fixed rotation, the same at every position.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import torch
@@ -134,15 +136,81 @@ class LearnedPositionalEmbedding(nn.Module):
         return x + self.wpe(pos)  # (..., T, C) + (T, C) -> (..., T, C)
 
 
-def rope_frequencies(head_dim: int, max_len: int, base: float = 10000.0) -> tuple[Tensor, Tensor]:
-    """cos and sin of the rotation angles, each (max_len, head_dim // 2).
+@dataclass(frozen=True)
+class Llama3Scaling:
+    """Llama 3.1's RoPE frequency scaling (Hugging Face's `rope_scaling` of type "llama3").
 
-    angle[p, i] = p / base^(2i / head_dim): the same angles as `sinusoidal_encoding`.
+    Each pair i turns by `inv_freq[i]` radians per position, a full turn every
+    wavelength = 2 pi / inv_freq[i] positions. With L = `original_context` (the length the model
+    was first trained at):
+
+    - wavelength < L / high_freq_factor (fast pairs, short distances): unchanged;
+    - wavelength > L / low_freq_factor (slow pairs, long distances): divided by `factor`, so they
+      turn `factor` times slower and `factor` times more positions fit before they wrap around;
+    - in between: a blend, (1 - s) inv_freq / factor + s inv_freq with
+      s = (L / wavelength - low_freq_factor) / (high_freq_factor - low_freq_factor).
+
+    Llama 3.1 uses factor 8, low 1, high 4, L = 8192 to reach 131,072 positions.
     """
-    _check_positive(head_dim=head_dim, max_len=max_len)
+
+    factor: float = 8.0
+    low_freq_factor: float = 1.0
+    high_freq_factor: float = 4.0
+    original_context: int = 8192
+
+    def __post_init__(self) -> None:
+        for name in ("factor", "low_freq_factor", "high_freq_factor"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not self.high_freq_factor > self.low_freq_factor:
+            raise ValueError(
+                f"high_freq_factor must exceed low_freq_factor, "
+                f"got {self.high_freq_factor} and {self.low_freq_factor}"
+            )
+        _check_positive(original_context=self.original_context)
+
+    def apply(self, inv_freq: Tensor) -> Tensor:
+        """The scaled frequencies, same shape as `inv_freq` (radians per position)."""
+        L = self.original_context
+        wavelength = 2 * math.pi / inv_freq
+        slowed = inv_freq / self.factor
+        s = (L / wavelength - self.low_freq_factor) / (self.high_freq_factor - self.low_freq_factor)
+        blended = (1 - s) * slowed + s * inv_freq
+        fast = wavelength < L / self.high_freq_factor
+        slow = wavelength > L / self.low_freq_factor
+        return torch.where(fast, inv_freq, torch.where(slow, slowed, blended))
+
+
+def rope_inv_freq(head_dim: int, base: float = 10000.0) -> Tensor:
+    """inv_freq[i] = 1 / base^(2i / head_dim), the angle pair i turns per position, (hs/2,).
+
+    >>> rope_inv_freq(4, base=100.0)
+    tensor([1.0000, 0.1000], dtype=torch.float64)
+    """
+    _check_positive(head_dim=head_dim)
     _check_even("head_dim", head_dim)
     _check_base(base)
-    angle = _angles(max_len, head_dim, base)  # (max_len, hs/2)
+    return base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+
+
+def rope_frequencies(
+    head_dim: int,
+    max_len: int,
+    base: float = 10000.0,
+    scaling: Llama3Scaling | None = None,
+) -> tuple[Tensor, Tensor]:
+    """cos and sin of the rotation angles, each (max_len, head_dim // 2).
+
+    angle[p, i] = p / base^(2i / head_dim): the same angles as `sinusoidal_encoding`; with
+    `scaling`, p times Llama 3.1's scaled frequencies instead.
+    """
+    _check_positive(head_dim=head_dim, max_len=max_len)
+    inv_freq = rope_inv_freq(head_dim, base)  # (hs/2,)
+    if scaling is not None:
+        inv_freq = scaling.apply(inv_freq)
+    positions = torch.arange(max_len, dtype=torch.float64)[:, None]  # (max_len, 1)
+    angle = positions * inv_freq  # (max_len, 1) * (hs/2,) -> (max_len, hs/2)
     return angle.cos().float(), angle.sin().float()
 
 

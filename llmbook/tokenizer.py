@@ -468,3 +468,172 @@ class BPETokenizer(Tokenizer):
             merges[tuple(pair)] = 256 + k
         tok._set_merges(merges)
         return tok
+
+
+# --- GPT-2's file format: vocab.json + merges.txt ------------------------------------------
+# GPT-2 (and Hugging Face `tokenizers`) write a byte-level BPE as two files: vocab.json maps each
+# token's text to its id, merges.txt lists the merges in order, one "left right" pair a line.
+# Token texts spell bytes with printable characters (`bytes_to_unicode`: byte 32, the space,
+# is "Ġ"), and the ids need not be the book's (bytes 0-255, then merge k = 256 + k).
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's printable character for each byte: printable bytes stand for themselves, the
+    other 68 (controls, space, ...) get the characters from 256 on, in byte order.
+
+    Example: bytes_to_unicode()[ord("a")] -> "a", [32] (space) -> "Ġ", [10] (newline) -> "Ċ".
+    """
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    printable += range(ord("®"), ord("ÿ") + 1)
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return chars
+
+
+class GPT2FormatTokenizer(BPETokenizer):
+    """A `BPETokenizer` whose ids are those of a vocab.json (GPT-2's numbering, say).
+
+    Encoding is the book's BPE (merges applied in the order learned); the ids are then
+    renumbered: `file_ids[i]` is the file's id for the book's token i. Special tokens such as
+    "<|endoftext|>" (ids in vocab.json that no merge makes) decode to their text; encode never
+    produces them.
+    """
+
+    kind = "bpe-gpt2-format"
+
+    def __init__(
+        self,
+        merges: dict[tuple[int, int], int],
+        file_ids: Sequence[int],
+        special: dict[str, int] | None = None,
+        pattern: str | None = GPT2_LIKE_PATTERN,
+    ) -> None:
+        super().__init__(pattern)
+        self._set_merges(merges)
+        if sorted(set(file_ids)) != sorted(file_ids) or len(file_ids) != 256 + len(merges):
+            raise ValueError(
+                f"file_ids must give {256 + len(merges)} distinct ids (bytes and merges), "
+                f"got {len(file_ids)} ({len(set(file_ids))} distinct)"
+            )
+        self.file_ids = list(file_ids)
+        self.special = dict(special or {})
+        self._book_ids = {f: i for i, f in enumerate(self.file_ids)}
+        self._special_text = {i: s for s, i in self.special.items()}
+        if set(self._special_text) & set(self._book_ids):
+            raise ValueError("a special token's id is also a byte's or a merge's id")
+
+    @property
+    def vocab_size(self) -> int:
+        return 1 + max(self.file_ids + list(self.special.values()))
+
+    def encode(self, text: str) -> list[int]:
+        file_ids = self.file_ids
+        return [file_ids[i] for i in super().encode(text)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """The text of the file ids `ids`; special tokens give their own text."""
+        parts, run = [], []  # run: book ids waiting to be decoded together
+        for i in ids:
+            if type(i) is not int and not hasattr(i, "__index__"):
+                raise TypeError(f"ids must be integers, got {i!r}")
+            i = int(i)
+            if i in self._special_text:
+                parts.append(super().decode(run) + self._special_text[i])
+                run = []
+            elif i in self._book_ids:
+                run.append(self._book_ids[i])
+            else:
+                raise ValueError(
+                    f"token id {i} is not in this vocabulary (0..{self.vocab_size - 1})"
+                )
+        return "".join(parts) + super().decode(run)
+
+    def _state(self) -> dict[str, Any]:
+        state = super()._state()
+        state.update(file_ids=self.file_ids, special=self.special)
+        return state
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any]) -> GPT2FormatTokenizer:
+        book = BPETokenizer._from_state(state)
+        special = state.get("special", {})
+        if not isinstance(special, dict) or not all(
+            isinstance(s, str) and type(i) is int for s, i in special.items()
+        ):
+            raise ValueError(f"special must map token texts to integer ids, got {special!r:.80}")
+        file_ids = state.get("file_ids")
+        if not isinstance(file_ids, list) or not all(type(i) is int for i in file_ids):
+            raise ValueError(f"file_ids must be a list of integer ids, got {file_ids!r:.80}")
+        return cls(book.merges, file_ids, special, book.pattern)
+
+
+def load_gpt2_bpe(
+    vocab_path: str | os.PathLike, merges_path: str | os.PathLike, pattern: str | None = None
+) -> GPT2FormatTokenizer:
+    """The BPE of a GPT-2-format vocab.json and merges.txt, with the file's ids.
+
+    `pattern` defaults to `GPT2_LIKE_PATTERN`, GPT-2's own split written for Python's `re`.
+    Every one of the 256 bytes must have a token (GPT-2's files and byte-level `tokenizers`
+    trained with the full initial alphabet do).
+    """
+    try:
+        vocab = json.loads(Path(vocab_path).read_text(encoding="utf-8"))
+        lines = Path(merges_path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read {vocab_path} and {merges_path}: {exc}") from exc
+    if not isinstance(vocab, dict) or not all(type(i) is int for i in vocab.values()):
+        raise ValueError(f"{vocab_path} must map token texts to integer ids")
+    missing = [b for b, c in bytes_to_unicode().items() if c not in vocab]
+    if missing:
+        raise ValueError(f"{vocab_path} has no token for {len(missing)} bytes, e.g. {missing[:5]}")
+    book_id = {bytes_to_unicode()[b]: b for b in range(256)}  # token text -> the book's id
+    file_ids = [vocab[bytes_to_unicode()[b]] for b in range(256)]
+    merges: dict[tuple[int, int], int] = {}
+    pairs = [line.split(" ") for line in lines if line and not line.startswith("#version")]
+    for k, pair in enumerate(pairs):
+        if len(pair) != 2 or pair[0] not in book_id or pair[1] not in book_id:
+            raise ValueError(
+                f"merge {k + 1} of {merges_path} is {' '.join(pair)!r}: "
+                "expected two tokens made earlier"
+            )
+        text = pair[0] + pair[1]
+        if text not in vocab:
+            raise ValueError(f"merge {k + 1} makes {text!r}, which {vocab_path} lacks")
+        merges[(book_id[pair[0]], book_id[pair[1]])] = 256 + k
+        book_id.setdefault(text, 256 + k)
+        file_ids.append(vocab[text])
+    made = set(file_ids)
+    special = {s: i for s, i in vocab.items() if i not in made}  # "<|endoftext|>" and the like
+    return GPT2FormatTokenizer(merges, file_ids, special, pattern or GPT2_LIKE_PATTERN)
+
+
+def save_gpt2_bpe(tokenizer: BPETokenizer, folder: str | os.PathLike) -> tuple[Path, Path]:
+    """Write the book's BPE as GPT-2-format vocab.json and merges.txt (ids unchanged).
+
+    Then Hugging Face `tokenizers` (a BPE model with the ByteLevel pre-tokenizer) or
+    `transformers` can read it. Returns the two paths.
+    """
+    if type(tokenizer) is not BPETokenizer:
+        raise TypeError(f"tokenizer must be a BPETokenizer, got {type(tokenizer).__name__}")
+    chars = bytes_to_unicode()
+    text = {i: "".join(chars[b] for b in raw) for i, raw in tokenizer.vocab.items()}
+    vocab: dict[str, int] = {}
+    for i in sorted(text):
+        if text[i] in vocab:
+            raise ValueError(
+                f"tokens {vocab[text[i]]} and {i} stand for the same bytes {text[i]!r}; "
+                "vocab.json can hold only one of them"
+            )
+        vocab[text[i]] = i
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab_path, merges_path = folder / "vocab.json", folder / "merges.txt"
+    vocab_path.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    lines = ["#version: 0.2", *(f"{text[a]} {text[b]}" for a, b in tokenizer.merges)]
+    merges_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return vocab_path, merges_path

@@ -14,7 +14,8 @@ writes a copy of each notebook in which
   links to the website's page, ``{math}`` dollar math (which Colab and GitHub render as it is);
 * code cells hidden on the website (``remove-input``/``hide-input``) are folded in Colab with
   ``cellView: form`` under a ``#@title``;
-* outputs keep only the MIME types every viewer knows (the site's own types are dropped).
+* outputs keep only the MIME types every viewer knows (the site's own types are dropped), and
+  outputs the site removes (``remove-output``, such as the set-up cell's printout) are dropped.
 
 The sources stay MyST. The deploy workflow publishes the copies on the ``reader`` branch, and the
 site's Colab buttons open them there: this file is also the small Sphinx extension that rewrites
@@ -231,9 +232,9 @@ class Converter:
             links.append(f"[{who}]({self.book.references_url})")
         return ", ".join(links) if textual else "(" + "; ".join(links) + ")"
 
-    def inline(self, line: str) -> str:
-        """The roles in one line of prose."""
-        return ROLE.sub(self.role, line)
+    def inline(self, text: str) -> str:
+        """The roles in a run of prose lines."""
+        return ROLE.sub(self.role, text)
 
     # directives -------------------------------------------------------------------------------
 
@@ -283,11 +284,19 @@ class Converter:
     def convert(self, text: str) -> str:
         lines = text.splitlines()
         out: list[str] = []
+        prose: list[str] = []  # roles may run over a line break, so prose is converted in runs
+
+        def flush() -> None:
+            if prose:
+                out.append(self.inline("\n".join(prose)))
+                prose.clear()
+
         i = 0
         while i < len(lines):
             line = lines[i]
             opening = OPENING.match(line)
             if opening:
+                flush()
                 end = closing_line(lines, i, opening["fence"])
                 inner = lines[i + 1 : end]
                 found = DIRECTIVE.match(opening["info"].strip())
@@ -297,11 +306,10 @@ class Converter:
                     out.extend(lines[i : end + 1])
                 i = end + 1
                 continue
-            if TARGET.match(line) or MYST_COMMENT.match(line) or line.strip() == "+++":
-                i += 1
-                continue
-            out.append(self.inline(line))
+            if not (TARGET.match(line) or MYST_COMMENT.match(line) or line.strip() == "+++"):
+                prose.append(line)
             i += 1
+        flush()
         return "\n".join(out)
 
 
@@ -363,7 +371,10 @@ def colab_title(source: str) -> str:
     first = source.lstrip().splitlines()[0] if source.strip() else ""
     if first.startswith("#") and not first.startswith("#@"):
         return first.lstrip("#").strip().split(":")[0].strip() or "Code"
-    return "Code that draws or checks (double-click to show)"
+    defined = re.match(r"^(?:def|class) (\w+)", first)
+    if defined:
+        return f"{defined.group(1)} (double-click to show the code)"
+    return "Code (double-click to show)"
 
 
 def fold_for_colab(cell: nbformat.NotebookNode) -> None:
@@ -403,6 +414,8 @@ def reader_notebook(nb: nbformat.NotebookNode, book: Book, page: str) -> nbforma
         elif cell.cell_type == "code":
             fold_for_colab(cell)
             keep_standard_outputs(cell)
+            if "remove-output" in cell.metadata.get("tags", []):
+                cell.outputs = []  # the site hides it too (the set-up cell's printout)
     reader.cells.insert(0, banner(book, page))
     reader.metadata.pop("widgets", None)
     reader.metadata["colab"] = {"name": Path(page).name + ".ipynb", "toc_visible": True}
