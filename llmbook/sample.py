@@ -20,22 +20,26 @@ from typing import Any
 
 import torch
 
-from llmbook.checkpoint import CheckpointError, load_checkpoint, tokenizer_from_state
-from llmbook.gpt import GPT, GPTConfig, sample_next
+from llmbook.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    model_config_from,
+    tokenizer_from_state,
+)
+from llmbook.gpt import GPT, sample_next
 from llmbook.tokenizer import Tokenizer
 
 
 def load_model(path: str, device: str | torch.device = "cpu") -> tuple[GPT, Tokenizer]:
-    """The model (in eval mode) and tokenizer stored in a checkpoint written by llmbook.train."""
-    ckpt = load_checkpoint(path, map_location=device)
-    try:
-        model = GPT(GPTConfig(**ckpt["model_config"]))
-        model.load_state_dict(ckpt["model"])
-    except (TypeError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(
-            f"checkpoint {path} holds a model this code cannot build: {exc}"
-        ) from exc
-    return model.to(device).eval(), tokenizer_from_state(ckpt["tokenizer"])
+    """The model (in eval mode) and tokenizer stored in a checkpoint written by llmbook.train.
+
+    CheckpointError if the checkpoint is missing, corrupt or inconsistent (see
+    `llmbook.checkpoint.validate_checkpoint`); ValueError if `device` is not available here.
+    """
+    ckpt = load_checkpoint(path, map_location=device)  # checked as a whole
+    model = GPT(model_config_from(ckpt, path))
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval(), tokenizer_from_state(ckpt["tokenizer"], path)
 
 
 @torch.no_grad()

@@ -48,7 +48,6 @@ from llmbook.checkpoint import (
     FORMAT,
     VERSION,
     CheckpointError,
-    check_finite,
     load_checkpoint,
     rng_state,
     save_atomic,
@@ -142,7 +141,7 @@ class TrainConfig:
     learning_rate: float = 1e-3  # the peak, reached after warmup_steps
     min_lr: float = 1e-4  # the end of the cosine
     warmup_steps: int = 100
-    weight_decay: float = 0.1  # on matrices only, not on biases, norms or position vectors
+    weight_decay: float = 0.1  # every matrix, wte and wpe too; not biases or norm scales
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float = 1.0  # 0 switches clipping off
@@ -826,9 +825,32 @@ def _load_for_resume(
     """The checkpoint to resume, checked against this run; its tokenizer replaces data's."""
     ckpt = load_checkpoint(ckpt_path)
     check_compatible(ckpt, config, ddp, ckpt_path)
-    check_finite(ckpt, ckpt_path)
-    data.tokenizer = tokenizer_from_state(ckpt["tokenizer"])
+    data.tokenizer = tokenizer_from_state(ckpt["tokenizer"], ckpt_path)
     return ckpt
+
+
+def _restore(
+    ckpt: dict[str, Any],
+    path: Path,
+    optimizer: torch.optim.Optimizer,
+    scaler: Any,
+    streams: Sequence[torch.Generator],
+    rank: int,
+) -> None:
+    """Load the optimiser, gradient-scaler and random states; CheckpointError if they do not fit."""
+    try:
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if scaler is not None and "scaler" in ckpt:
+            scaler.load_state_dict(ckpt["scaler"])
+        mine = ckpt["rng"][rank]
+        set_rng_state(mine)
+        for g, state in zip(streams, mine["data"], strict=True):
+            g.set_state(state)
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path}: its optimiser or random-number state does not fit this run "
+            f"({type(exc).__name__}: {exc!s:.200})"
+        ) from exc
 
 
 def train(
@@ -886,15 +908,9 @@ def train(
     last_saved: int | None = None
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if scaler is not None and "scaler" in ckpt:
-            scaler.load_state_dict(ckpt["scaler"])
+        _restore(ckpt, ckpt_path, optimizer, scaler, streams, ddp.rank)
         step, log = ckpt["step"], list(ckpt.get("log", []))
         last_saved = step
-        mine = ckpt["rng"][ddp.rank]
-        set_rng_state(mine)
-        for g, state in zip(streams, mine["data"], strict=True):
-            g.set_state(state)
 
     runner: nn.Module = model
     if config.compile:
