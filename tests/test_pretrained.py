@@ -247,4 +247,4 @@ def test_sample_cli_refuses_a_bad_top_p(
     with pytest.raises(SystemExit) as exit_info:
         sample.main(["--pretrained", str(gpt2_folder_with_tokenizer), "--top-p", "1.5"])
     assert exit_info.value.code == 2
-    assert "top_p must be in (0, 1], got 1.5" in capsys.readouterr().err
+    assert "top_p must be a finite number in (0, 1], got 1.5" in capsys.readouterr().err
