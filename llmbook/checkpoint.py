@@ -12,21 +12,17 @@ checkpoint as a whole (header, model config, tokenizer, every weight's shape) an
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import glob
 import os
 import random
-import socket
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from llmbook.files import write_atomic
 from llmbook.gpt import GPT, GPTConfig
 from llmbook.tokenizer import BPETokenizer, CharTokenizer, Tokenizer
 
@@ -39,89 +35,14 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read, or that does not fit the run asking for it."""
 
 
-def _temp_prefix(path: Path) -> str:
-    """The start of the names of `path`'s temp files: .NAME.HOST.PID. (see remove_orphans)."""
-    return f".{path.name}.{socket.gethostname()}.{os.getpid()}."
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # it exists, owned by someone else (or we cannot tell: keep its file)
-    return True
-
-
-def remove_orphans(
-    path: str | os.PathLike, suffix: str = ".tmp", max_age_s: float = 3600
-) -> list[Path]:
-    """Delete the temp files that killed writes of `path` left beside it; return them.
-
-    A temp file is named .NAME.HOST.PID.RANDOM.tmp. It is an orphan when its process on this
-    host is gone (or is this process, which has no write in flight), or when it was written on
-    another host and untouched for `max_age_s` seconds; a write in flight is never touched.
-    """
-    path = Path(path)
-    removed = []
-    host = socket.gethostname()
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{suffix}"):
-        parts = tmp.name[len(path.name) + 2 :].split(".")
-        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to delete
-            if not _is_orphan(tmp, parts, host, max_age_s):
-                continue
-            tmp.unlink()
-            removed.append(tmp)
-    return removed
-
-
-def _is_orphan(tmp: Path, parts: list[str], host: str, max_age_s: float) -> bool:
-    """parts: the name after '.NAME.', split at dots: HOST (may hold dots), PID, RANDOM, tmp."""
-    if len(parts) >= 4 and parts[-3].isdigit() and ".".join(parts[:-3]) == host:
-        pid = int(parts[-3])
-        return pid == os.getpid() or not _process_alive(pid)
-    return time.time() - tmp.stat().st_mtime > max_age_s  # another host, or an old-style name
-
-
-def fsync_folder(folder: str | os.PathLike) -> None:
-    """Make a rename inside `folder` durable (a no-op where folders cannot be opened)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call `write` on a temp file beside `path`, fsync it, os.replace it into place, fsync the
-    folder. Orphans of earlier killed writes are removed first; a failed write leaves none."""
-    path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_orphans(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    fsync_folder(path.parent)
-    return path
-
-
 def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> Path:
     """torch.save `obj` to a temp file beside `path`, then os.replace it into place."""
-    return _write_atomic(path, lambda f: torch.save(obj, f))
+    return write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
     """Write `text` (UTF-8) to a temp file beside `path`, then os.replace it into place."""
-    return _write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
@@ -132,10 +53,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """
     path = Path(path).expanduser()
     _check_device_available(map_location)
+    if path.is_dir() and (path / "ckpt.pt").is_file():
+        raise CheckpointError(f"{path} is a folder; the checkpoint in it is {path / 'ckpt.pt'}")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
     except Exception as exc:  # truncated zip, random bytes, pickled classes, ...
         raise CheckpointError(
             f"checkpoint {path} is corrupt or not a llmbook checkpoint ({type(exc).__name__}: "
@@ -152,6 +77,13 @@ def _check_device_available(device: str | torch.device) -> None:
         raise ValueError(f"unknown device {device!r}: {exc}") from None
     if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r} is not available: this machine has no CUDA")
+    index = torch.device(device).index
+    if kind == "cuda" and index is not None and index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {str(device)!r} is not available: this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s), cuda:0 to "
+            f"cuda:{torch.cuda.device_count() - 1}"
+        )
     mps = getattr(torch.backends, "mps", None)
     if kind == "mps" and (mps is None or not mps.is_available()):
         raise ValueError(f"device {str(device)!r} is not available: this machine has no MPS")

@@ -21,7 +21,7 @@ from llmbook.checkpoint import (
     model_config_from,
     tokenizer_from_state,
 )
-from llmbook.gpt import GPT
+from llmbook.gpt import GPT, _check_sampling
 from llmbook.tokenizer import Tokenizer
 
 
@@ -60,10 +60,7 @@ def sample_ids(
         raise ValueError(f"context {context} is longer than the model's block_size {block_size}")
     if context == block_size:
         return model.generate(idx, max_new_tokens, temperature, top_k, generator)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if top_k is not None and not 1 <= top_k <= model.config.vocab_size:
-        raise ValueError(f"top_k must be in 1..vocab_size={model.config.vocab_size}, got {top_k}")
+    _check_sampling(temperature, top_k, None, model.config.vocab_size)
     for _ in range(max_new_tokens):
         logits, _ = model(idx[:, -context:])  # (B, <= context, V)
         logits = logits[:, -1, :] / temperature  # (B, V)
@@ -122,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.max_new_tokens < 0:
         parser.error(f"--max-new-tokens must be >= 0, got {args.max_new_tokens}")
+    if not 0 <= args.seed < 2**63:
+        parser.error(f"--seed must be in 0..2**63 - 1, got {args.seed}")
     try:
         model, tokenizer = load_model(args.checkpoint, args.device)
         text = generate_text(

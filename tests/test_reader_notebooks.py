@@ -96,6 +96,7 @@ def test_set_up_cell_is_folded_in_colab_and_code_kept(book, path):
     original = next(c for c in nb.cells if c.cell_type == "code")
     assert first.metadata["cellView"] == "form"
     assert first.source == "#@title Set-up\n" + original.source
+    assert first.outputs == [], "the printout of the machine that stored the outputs is dropped"
     assert len(reader.cells) == len(nb.cells) + 1  # the banner that links the website
 
 
