@@ -26,7 +26,7 @@ from llmbook.checkpoint import (
     model_config_from,
     tokenizer_from_state,
 )
-from llmbook.gpt import GPT, sample_next
+from llmbook.gpt import GPT, _check_sampling, sample_next
 from llmbook.tokenizer import Tokenizer
 
 
@@ -69,7 +69,7 @@ def sample_ids(
         return model.generate(
             idx, max_new_tokens, temperature, top_k, generator, top_p=top_p, use_cache=use_cache
         )
-    sample_next(idx.new_zeros(1, model.config.vocab_size).float(), temperature, top_k, top_p)
+    _check_sampling(temperature, top_k, top_p, model.config.vocab_size)
     for _ in range(max_new_tokens):
         logits = model.next_token_logits(idx[:, -context:])  # (B, V)
         idx_next = sample_next(logits, temperature, top_k, top_p, generator)  # (B, 1)
@@ -152,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.max_new_tokens < 0:
         parser.error(f"--max-new-tokens must be >= 0, got {args.max_new_tokens}")
+    if not 0 <= args.seed < 2**63:
+        parser.error(f"--seed must be in 0..2**63 - 1, got {args.seed}")
     try:
         if args.pretrained is not None:
             model, tokenizer = load_pretrained(args.pretrained, args.device)
