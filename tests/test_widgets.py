@@ -276,8 +276,20 @@ def test_live_bundle_is_the_widget_view_plus_one_picture(monkeypatch):
     }
     assert MIME_TYPE not in data  # no frames drawn for nobody
     assert data["image/png"] and NOTE in data["text/plain"]
-    pixels = png_size(base64.b64decode(data["image/png"]))[0]
-    assert metadata["image/png"]["width"] == pytest.approx(pixels / SITE_DENSITY, abs=1)
+    pixels = png_size(base64.b64decode(data["image/png"]))[0]  # the widget's first picture
+    assert metadata["image/png"]["width"] == pytest.approx(pixels / LIVE_DENSITY, abs=1)
+
+
+def test_a_live_display_draws_the_default_state_once(monkeypatch):
+    monkeypatch.delenv(FRAMES_ENV, raising=False)
+    calls = []
+
+    def draw(slope):
+        calls.append(slope)
+        return draw_line(slope)
+
+    explore(draw, slope=Slider(0, 3, 1, value=2))._repr_mimebundle_()
+    assert calls == [2]
 
 
 def test_live_bundle_does_not_need_the_widgets_own_repr(monkeypatch):
