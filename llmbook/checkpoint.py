@@ -53,10 +53,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """
     path = Path(path).expanduser()
     _check_device_available(map_location)
+    if path.is_dir() and (path / "ckpt.pt").is_file():
+        raise CheckpointError(f"{path} is a folder; the checkpoint in it is {path / 'ckpt.pt'}")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
     except Exception as exc:  # truncated zip, random bytes, pickled classes, ...
         raise CheckpointError(
             f"checkpoint {path} is corrupt or not a llmbook checkpoint ({type(exc).__name__}: "
@@ -73,6 +77,13 @@ def _check_device_available(device: str | torch.device) -> None:
         raise ValueError(f"unknown device {device!r}: {exc}") from None
     if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r} is not available: this machine has no CUDA")
+    index = torch.device(device).index
+    if kind == "cuda" and index is not None and index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {str(device)!r} is not available: this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s), cuda:0 to "
+            f"cuda:{torch.cuda.device_count() - 1}"
+        )
     mps = getattr(torch.backends, "mps", None)
     if kind == "mps" and (mps is None or not mps.is_available()):
         raise ValueError(f"device {str(device)!r} is not available: this machine has no MPS")

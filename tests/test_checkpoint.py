@@ -239,3 +239,27 @@ def test_a_failed_save_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> N
         save_atomic({"step": Unsaveable()}, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
+
+
+def test_sample_cli_names_bad_paths_and_seeds(run_dir: Path, capsys, tmp_path: Path) -> None:
+    def error(argv: list[str]) -> str:
+        with pytest.raises(SystemExit) as info:
+            sample.main(argv)
+        assert info.value.code == 2
+        return capsys.readouterr().err
+
+    err = error(["--checkpoint", str(run_dir)])
+    assert f"{run_dir} is a folder; the checkpoint in it is {run_dir / 'ckpt.pt'}" in err
+    err = error(["--checkpoint", str(tmp_path / "nothing.pt")])
+    assert f"no checkpoint at {tmp_path / 'nothing.pt'}" in err
+    err = error(["--checkpoint", str(run_dir / "ckpt.pt"), "--seed", str(2**64)])
+    assert "--seed must be in 0..2**63 - 1" in err
+    err = error(["--checkpoint", str(run_dir / "ckpt.pt"), "--temperature", "1e-45"])
+    assert "temperature must be a finite number from 1e-06 up" in err
+    err = error(
+        ["--checkpoint", str(run_dir / "ckpt.pt"), "--temperature", "1e-45", "--context", "4"]
+    )
+    assert "temperature must be a finite number from 1e-06 up" in err
+    assert "unknown device 'gpu'" in error(
+        ["--checkpoint", str(run_dir / "ckpt.pt"), "--device", "gpu"]
+    )
