@@ -429,8 +429,22 @@ def explorer_html(payload: Mapping[str, Any]) -> str:
     return (
         f'<div class="llmbook-explore" style="{_BOX_STYLE}">'
         f'<div class="lbx-controls" style="{_CONTROLS_STYLE}">{parts}</div>'
+        f"{_one_at_a_time_note(controls)}"
         f'<div class="lbx-frames">{"".join(frames)}</div></div>'
     )
+
+
+def _one_at_a_time_note(controls: Sequence[Mapping[str, Any]]) -> str:
+    """A line under the controls when some of them move one at a time on the site."""
+    alone = [c["label"] for c in controls if c["alone"]]
+    if len(alone) < 2:
+        return ""
+    names = ", ".join(alone[:-1]) + " and " + alone[-1]
+    text = (
+        f"Here {names} move one at a time: moving one puts the others back to their starting "
+        "values. Run the notebook to combine them freely."
+    )
+    return f'<p class="lbx-note" style="margin:0 0 0.4em;font-size:0.9em">{html.escape(text)}</p>'
 
 
 # ---- the explorer ---------------------------------------------------------------------------

@@ -189,6 +189,8 @@ def test_one_at_a_time_combines_with_a_grid_of_the_others():
     assert explorer.frame_count == 2 * (1 + 7 + 7) == len(explorer.static_states())
     html = explorer.static_html()
     assert html.count('data-alone="1"') == 2
+    assert "Here x and y move one at a time" in html
+    assert "lbx-note" not in explore(draw_line, slope=(0, 1)).static_html()
 
 
 def test_one_at_a_time_must_name_controls():
