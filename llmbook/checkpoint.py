@@ -3,15 +3,18 @@
 Built in chapter 13, The GPT architecture (the training program of `llmbook.train` uses it).
 
 A checkpoint is one dict of tensors and plain Python values (no pickled classes), so it loads
-with `weights_only=True`. It is written to a temporary file in the same folder and then moved
-into place with `os.replace`, so a reader, or a run killed half way, never sees a partial file.
+with `weights_only=True`. It is written to a temporary file in the same folder, synced to disk and
+then moved into place with `os.replace`, so a reader, or a run killed half way, never sees a
+partial file; the temp files of killed writes are removed by the next write. Loading checks the
+checkpoint as a whole (header, model config, tokenizer, every weight's shape) and raises one
+`CheckpointError` naming what is wrong.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from llmbook.files import write_atomic
+from llmbook.gpt import GPT, GPTConfig
 from llmbook.tokenizer import BPETokenizer, CharTokenizer, Tokenizer
 
 FORMAT = "llmbook-gpt-checkpoint"
@@ -32,48 +37,65 @@ class CheckpointError(ValueError):
 
 def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> Path:
     """torch.save `obj` to a temp file beside `path`, then os.replace it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
-    """Write `text` to a temp file beside `path`, then os.replace it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    """Write `text` (UTF-8) to a temp file beside `path`, then os.replace it into place."""
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint with weights_only=True; CheckpointError if it is missing or corrupt."""
-    path = Path(path)
+    """Read a checkpoint with weights_only=True and check it as a whole (`validate_checkpoint`).
+
+    CheckpointError if it is missing, corrupt, or any part of it is wrong; ValueError if
+    `map_location` is a device this machine does not have.
+    """
+    path = Path(path).expanduser()
+    _check_device_available(map_location)
+    if path.is_dir() and (path / "ckpt.pt").is_file():
+        raise CheckpointError(f"{path} is a folder; the checkpoint in it is {path / 'ckpt.pt'}")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
     except Exception as exc:  # truncated zip, random bytes, pickled classes, ...
         raise CheckpointError(
             f"checkpoint {path} is corrupt or not a llmbook checkpoint ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else ''})"
         ) from exc
+    validate_checkpoint(ckpt, path)
+    return ckpt
+
+
+def _check_device_available(device: str | torch.device) -> None:
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unknown device {device!r}: {exc}") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} is not available: this machine has no CUDA")
+    index = torch.device(device).index
+    if kind == "cuda" and index is not None and index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {str(device)!r} is not available: this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s), cuda:0 to "
+            f"cuda:{torch.cuda.device_count() - 1}"
+        )
+    mps = getattr(torch.backends, "mps", None)
+    if kind == "mps" and (mps is None or not mps.is_available()):
+        raise ValueError(f"device {str(device)!r} is not available: this machine has no MPS")
+
+
+# --- checking a checkpoint as a whole ---------------------------------------------------------
+
+
+def validate_checkpoint(ckpt: Any, path: str | os.PathLike = "checkpoint") -> None:
+    """CheckpointError naming the first thing wrong with `ckpt`: its header, step, model
+    config, tokenizer (and its vocabulary against the model's), every weight's name, shape and
+    finiteness against the model its config builds, and the shape of the resume state."""
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a llmbook checkpoint (no format {FORMAT!r})")
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
@@ -83,7 +105,102 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(
             f"checkpoint {path} has version {ckpt['version']!r}; this code reads {VERSION}"
         )
-    return ckpt
+    step = ckpt["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(f"checkpoint {path}: step must be an integer >= 0, got {step!r}")
+    config = model_config_from(ckpt, path)
+    tokenizer = tokenizer_from_state(ckpt["tokenizer"], path)
+    if tokenizer.vocab_size != config.vocab_size:
+        raise CheckpointError(
+            f"checkpoint {path}: the tokenizer has {tokenizer.vocab_size} tokens but the model "
+            f"{config.vocab_size} (vocab_size); they must be equal"
+        )
+    _check_weights(ckpt["model"], config, path)
+    _check_resume_state(ckpt, path)
+    check_finite(ckpt, path)
+
+
+def model_config_from(ckpt: dict[str, Any], path: str | os.PathLike = "checkpoint") -> GPTConfig:
+    """The GPTConfig stored in `ckpt`; CheckpointError naming a missing, unknown or bad field."""
+    saved = ckpt.get("model_config")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"checkpoint {path}: model_config must be a dict, got {saved!r:.80}")
+    known = {f.name for f in dataclasses.fields(GPTConfig)}
+    unknown = sorted(str(k) for k in saved if k not in known)
+    if unknown:
+        raise CheckpointError(f"checkpoint {path}: model_config has unknown fields {unknown}")
+    try:
+        return GPTConfig(**saved)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path}: bad model_config: {exc}") from exc
+
+
+def _check_weights(weights: Any, config: GPTConfig, path: str | os.PathLike) -> None:
+    """Every tensor the model built from `config` needs, with its shape, finite; nothing else."""
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"checkpoint {path}: model must be a dict of tensors")
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        expected = {k: tuple(v.shape) for k, v in GPT(config).state_dict().items()}
+    problems = [f"{k} is missing" for k in expected if k not in weights]
+    problems += [f"{k} is not part of this model" for k in weights if k not in expected]
+    for name, shape in expected.items():
+        tensor = weights.get(name)
+        if name not in weights:
+            continue
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            problems.append(f"{name} is not a tensor of floats ({type(tensor).__name__})")
+        elif tuple(tensor.shape) != shape:
+            problems.append(f"{name} has shape {tuple(tensor.shape)}, the model needs {shape}")
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the model of its model_config: "
+            + "; ".join(problems[:5])
+            + more
+        )
+
+
+def _check_resume_state(ckpt: dict[str, Any], path: str | os.PathLike) -> None:
+    """The parts only resuming needs, when present: config, optimizer, rng, log."""
+    for key, kind in (("config", dict), ("optimizer", dict), ("rng", list), ("log", list)):
+        if key in ckpt and not isinstance(ckpt[key], kind):
+            raise CheckpointError(
+                f"checkpoint {path}: {key} must be a {kind.__name__}, got {ckpt[key]!r:.60}"
+            )
+    optimizer = ckpt.get("optimizer", {"state": {}, "param_groups": []})
+    if not isinstance(optimizer.get("state"), dict) or not isinstance(
+        optimizer.get("param_groups"), list
+    ):
+        raise CheckpointError(f"checkpoint {path}: optimizer lacks its state or param_groups")
+    generator_bytes = torch.get_rng_state().numel()
+    for rank, state in enumerate(ckpt.get("rng", [])):
+        ok = isinstance(state, dict) and isinstance(state.get("numpy"), list)
+        ok = ok and len(state["numpy"]) == 5 and isinstance(state.get("python"), list)
+        ok = ok and isinstance(state.get("data"), list)
+        generators = [state.get("torch"), *state["data"]] if ok else []
+        ok = ok and all(
+            isinstance(g, torch.Tensor) and g.dtype == torch.uint8 and g.numel() == generator_bytes
+            for g in generators
+        )
+        if not ok:
+            raise CheckpointError(
+                f"checkpoint {path}: the random-number state of rank {rank} is damaged"
+            )
+    _check_stream_count(ckpt, path)
+
+
+def _check_stream_count(ckpt: dict[str, Any], path: str | os.PathLike) -> None:
+    """Each rank's data streams: config's data_streams shared among the ranks."""
+    ranks, streams = ckpt.get("rng", []), ckpt.get("config", {}).get("data_streams")
+    if not ranks or isinstance(streams, bool) or not isinstance(streams, int):
+        return
+    for rank, state in enumerate(ranks):
+        if len(state["data"]) * len(ranks) != streams:
+            raise CheckpointError(
+                f"checkpoint {path}: rank {rank} holds {len(state['data'])} data streams; "
+                f"data_streams={streams} over {len(ranks)} rank(s) needs "
+                f"{streams / len(ranks):g}"
+            )
 
 
 def _tensors(value: Any, prefix: str) -> Iterator[tuple[str, torch.Tensor]]:
@@ -101,7 +218,8 @@ def _tensors(value: Any, prefix: str) -> Iterator[tuple[str, torch.Tensor]]:
 def check_finite(ckpt: dict[str, Any], path: str | os.PathLike) -> None:
     """CheckpointError if a weight or an optimiser number in `ckpt` is nan or inf.
 
-    Such a checkpoint comes from a run that diverged; resuming it would only train nan.
+    Such a checkpoint comes from a run that diverged: resuming it would only train nan, and
+    sampling from it would fail.
     """
     for section in ("model", "optimizer"):
         for name, tensor in _tensors(ckpt.get(section, {}), section):
@@ -109,8 +227,8 @@ def check_finite(ckpt: dict[str, Any], path: str | os.PathLike) -> None:
                 bad = tensor[~torch.isfinite(tensor)].flatten()[0].item()
                 raise CheckpointError(
                     f"checkpoint {path} holds non-finite numbers ({bad} in {name}): the run "
-                    f"that wrote it diverged, so it cannot be resumed; start a new run with "
-                    f"--overwrite, or resume an earlier copy"
+                    f"that wrote it diverged, so it can be neither resumed nor sampled; start a "
+                    f"new run with --overwrite, or use an earlier copy"
                 )
 
 
@@ -122,11 +240,18 @@ def tokenizer_state(tokenizer: Tokenizer) -> dict[str, Any]:
     return {"kind": tokenizer.kind, "state": tokenizer._state()}
 
 
-def tokenizer_from_state(saved: dict[str, Any]) -> Tokenizer:
+def tokenizer_from_state(saved: Any, path: str | os.PathLike = "checkpoint") -> Tokenizer:
+    """The tokenizer that `tokenizer_state` described; CheckpointError if the state is bad."""
     kinds = {"char": CharTokenizer, "bpe": BPETokenizer}
     if not isinstance(saved, dict) or saved.get("kind") not in kinds:
-        raise CheckpointError(f"unknown tokenizer in checkpoint: {saved!r:.80}")
-    return kinds[saved["kind"]]._from_state(saved["state"])
+        raise CheckpointError(f"{path}: unknown tokenizer in checkpoint: {saved!r:.80}")
+    state = saved.get("state")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: the tokenizer state must be a dict, got {state!r:.80}")
+    try:
+        return kinds[saved["kind"]]._from_state(state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: bad {saved['kind']} tokenizer state: {exc!s:.200}") from exc
 
 
 def rng_state() -> dict[str, Any]:

@@ -6,7 +6,9 @@ Used from chapter 5 on; the GPT of chapter 13 trains on it.
 kept in a cache folder: `$LLMBOOK_DATA_DIR` when set, otherwise `$XDG_CACHE_HOME/llmbook` or
 `~/.cache/llmbook`. A cached file is used only when its sha256 matches; a download is checked
 (size and sha256) before it is moved into place, so the cache never holds a partial or altered
-file.
+file. Each mirror gets an overall deadline and must keep up a minimum rate, so a server that
+trickles bytes is dropped for the next one; when all fail, the error names every URL with its
+reason and says how to place the file by hand.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import socket
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -26,8 +30,13 @@ from typing import TypeVar
 import torch
 from tqdm.auto import tqdm
 
+from llmbook.files import fsync_folder, remove_orphans, temp_prefix
+
 _CHUNK_BYTES = 1 << 16
-_TIMEOUT_S = 30
+_TIMEOUT_S = 30  # the longest wait for any one reply or block
+DEADLINE_S = 300.0  # the longest time one mirror is given for the whole file
+MIN_BYTES_PER_S = 8_000  # slower than this on average (after GRACE_S) and the next mirror is tried
+GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -66,11 +75,57 @@ class DownloadError(RuntimeError):
 
 
 def data_dir() -> Path:
-    """The cache folder: $LLMBOOK_DATA_DIR, else $XDG_CACHE_HOME/llmbook, else ~/.cache/llmbook."""
+    """The cache folder: $LLMBOOK_DATA_DIR, else $XDG_CACHE_HOME/llmbook, else ~/.cache/llmbook.
+
+    ValueError if that path exists and is not a folder.
+    """
     if os.environ.get("LLMBOOK_DATA_DIR"):
-        return Path(os.environ["LLMBOOK_DATA_DIR"]).expanduser()
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home).expanduser() / "llmbook"
+        folder = Path(os.environ["LLMBOOK_DATA_DIR"]).expanduser()
+        where = f"LLMBOOK_DATA_DIR={os.environ['LLMBOOK_DATA_DIR']}"
+    else:
+        cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        folder = Path(cache_home).expanduser() / "llmbook"
+        where = f"the cache folder {folder}"
+    if folder.exists() and not folder.is_dir():
+        hint = ""
+        if folder.name in {c.filename for c in CORPORA.values()}:
+            hint = f"; set it to the folder that holds the file, {folder.parent}"
+        raise ValueError(f"{where} is a file, not a folder{hint}")
+    return folder
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long one mirror may take: an overall deadline, and a minimum average rate that is
+    enforced once `grace_s` seconds have passed (a server that trickles bytes never trips the
+    per-read timeout, but it does trip these)."""
+
+    deadline_s: float = DEADLINE_S
+    min_bytes_per_s: float = MIN_BYTES_PER_S
+    grace_s: float = GRACE_S
+    read_timeout_s: float = _TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        for name in ("deadline_s", "min_bytes_per_s", "grace_s", "read_timeout_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{name} must be a number, got {value!r}")
+            if not 0 <= value < float("inf") or (name != "min_bytes_per_s" and value == 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+    def check(self, received: int, elapsed: float) -> None:
+        """TimeoutError if the deadline has passed or the rate is too low."""
+        if elapsed > self.deadline_s:
+            raise TimeoutError(
+                f"gave up after the deadline of {self.deadline_s:g} s per mirror, with "
+                f"{received:,} bytes received"
+            )
+        rate = received / elapsed if elapsed > 0 else float("inf")
+        if elapsed > self.grace_s and rate < self.min_bytes_per_s:
+            raise TimeoutError(
+                f"too slow: {received:,} bytes in {elapsed:.1f} s ({rate:,.0f} bytes/s), below "
+                f"the minimum of {self.min_bytes_per_s:,.0f} bytes/s"
+            )
 
 
 def _corpus(name: str) -> Corpus:
@@ -101,28 +156,32 @@ def _check(path: Path, corpus: Corpus) -> str | None:
     return None
 
 
-def _download_one(url: str, folder: Path, corpus: Corpus) -> Path:
+def _download_one(url: str, folder: Path, corpus: Corpus, limits: Limits) -> Path:
     """Stream `url` to a temp file in `folder` and check it; return the temp path.
 
-    Raises OSError or http.client.HTTPException (network, HTTP) or ValueError (wrong size or
-    sha256); the temp file is removed on any failure.
+    Raises OSError or http.client.HTTPException (network, HTTP, TimeoutError for the deadline
+    or the minimum rate) or ValueError (wrong size or sha256); the temp file is removed on any
+    failure.
     """
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{corpus.filename}.", suffix=".part")
+    started = time.monotonic()
+    target = folder / corpus.filename
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=temp_prefix(target), suffix=".part")
     tmp = Path(tmp_name)
     try:
-        with (
-            os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response,
-        ):
+        timeout = min(limits.read_timeout_s, limits.deadline_s)
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or corpus.size)
             with tqdm(total=total, unit="B", unit_scale=True, desc=corpus.filename) as bar:
                 written = 0
-                while block := response.read(_CHUNK_BYTES):
+                # read1: whatever has arrived (at most one network read), so that the clock
+                # is looked at often even when the server trickles
+                while block := response.read1(_CHUNK_BYTES):
                     written += len(block)
                     if written > corpus.size:  # never stream an endless or wrong file to disk
                         raise ValueError(f"expected {corpus.size:,} bytes, got more")
                     out.write(block)
                     bar.update(len(block))
+                    limits.check(written, time.monotonic() - started)
         problem = _check(tmp, corpus)
         if problem:
             raise ValueError(problem)
@@ -132,24 +191,58 @@ def _download_one(url: str, folder: Path, corpus: Corpus) -> Path:
         raise
 
 
-def download(corpus: Corpus, folder: Path, urls: Sequence[str] | None = None) -> Path:
+def _reason(exc: BaseException, limits: Limits) -> str:
+    """Why one URL failed, in words: 'HTTP Error 404: Not Found', 'no data for 30 s', ..."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP Error {exc.code}: {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        reason = exc.reason
+        if isinstance(reason, TimeoutError | socket.timeout):
+            return f"no answer for {limits.read_timeout_s:g} s (timed out)"
+        return f"cannot connect: {getattr(reason, 'strerror', None) or reason}"
+    if isinstance(exc, TimeoutError) and str(exc) in ("", "timed out"):  # a socket timeout
+        return f"no data for {limits.read_timeout_s:g} s (timed out)"
+    return str(exc) or type(exc).__name__
+
+
+def _check_writable(folder: Path) -> None:
+    """ValueError unless files can be made in `folder` (made if missing)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"cannot write to the data folder {folder} ({exc.strerror or exc}); set the "
+            f"environment variable LLMBOOK_DATA_DIR to a folder you can write to"
+        ) from None
+
+
+def download(
+    corpus: Corpus, folder: Path, urls: Sequence[str] | None = None, limits: Limits | None = None
+) -> Path:
     """Fetch `corpus` into `folder`, trying each URL in turn; return the checked file's path.
 
-    The file appears in `folder` only after its size and sha256 are right (atomic os.replace).
+    Each URL gets `limits` (an overall deadline and a minimum rate); then the next is tried.
+    The file appears in `folder` only after its size and sha256 are right (atomic os.replace);
+    temp files of earlier downloads that were killed are removed first.
     """
     urls = list(corpus.urls if urls is None else urls)
     if not urls:
         raise ValueError(f"no URL to download {corpus.name!r} from")
-    folder.mkdir(parents=True, exist_ok=True)
+    limits = Limits() if limits is None else limits
+    _check_writable(folder)
     target = folder / corpus.filename
+    remove_orphans(target, suffix=".part")
     tried = []
     for url in urls:
         try:
-            tmp = _download_one(url, folder, corpus)
+            tmp = _download_one(url, folder, corpus, limits)
         except (OSError, http.client.HTTPException, ValueError) as exc:  # HTTPError is an OSError
-            tried.append(f"  {url}: {exc}")
+            tried.append(f"  {url}: {_reason(exc, limits)}")
             continue
         os.replace(tmp, target)
+        fsync_folder(folder)
         return target
     raise DownloadError(
         f"could not download {corpus.name!r}; tried:\n"
@@ -160,7 +253,9 @@ def download(corpus: Corpus, folder: Path, urls: Sequence[str] | None = None) ->
     )
 
 
-def fetch(name: str = "tinyshakespeare", urls: Sequence[str] | None = None) -> Path:
+def fetch(
+    name: str = "tinyshakespeare", urls: Sequence[str] | None = None, limits: Limits | None = None
+) -> Path:
     """Path of the checked, cached file for corpus `name`, downloading it if needed."""
     corpus = _corpus(name)
     folder = data_dir()
@@ -173,15 +268,18 @@ def fetch(name: str = "tinyshakespeare", urls: Sequence[str] | None = None) -> P
             f"cached file {path} is not the right {name!r} ({problem}); downloading it again",
             stacklevel=2,
         )
-    return download(corpus, folder, urls)
+    return download(corpus, folder, urls, limits)
 
 
-def load_text(name: str = "tinyshakespeare", urls: Sequence[str] | None = None) -> str:
+def load_text(
+    name: str = "tinyshakespeare", urls: Sequence[str] | None = None, limits: Limits | None = None
+) -> str:
     """The text of corpus `name` (default Tiny Shakespeare), from the cache or the network.
 
-    `urls` replaces the corpus's own list of mirrors (tests point it at a local server).
+    `urls` replaces the corpus's own list of mirrors (tests point it at a local server);
+    `limits` the time each mirror is given.
     """
-    return fetch(name, urls).read_text(encoding="utf-8")
+    return fetch(name, urls, limits).read_text(encoding="utf-8")
 
 
 T = TypeVar("T", str, list, torch.Tensor)

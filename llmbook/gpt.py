@@ -33,6 +33,7 @@ expect. Generation gets a KV cache (`generate(..., use_cache=True)`) and nucleus
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -65,6 +66,21 @@ def llama_mlp_hidden(n_embd: int, multiple_of: int = 256, multiplier: float | No
     return multiple_of * ((hidden + multiple_of - 1) // multiple_of)
 
 
+def _check_positive_int(name: str, value: object, or_else: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a positive integer{or_else}, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer{or_else}, got {value!r}")
+
+
+def _check_real(name: str, value: object, allowed: str, ok: Callable[[float], bool]) -> None:
+    """TypeError unless `value` is a real number; ValueError unless finite and ok(value)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a finite number {allowed}, got {value!r}")
+    if not math.isfinite(value) or not ok(value):
+        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
+
+
 @dataclass
 class GPTConfig:
     vocab_size: int = 65  # the characters of Tiny Shakespeare
@@ -92,33 +108,32 @@ class GPTConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the bad setting."""
+        """Raise ValueError (TypeError for a wrong type) naming the bad setting and what is
+        allowed."""
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            _check_positive_int(name, getattr(self, name))
         if self.n_embd % self.n_head != 0:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        _check_real("dropout", self.dropout, "in [0, 1)", lambda v: 0.0 <= v < 1.0)
+        for name in ("bias", "tie_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name, allowed in (("norm", NORMS), ("mlp", MLPS), ("position", POSITIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.mlp_hidden is not None and (
-            not isinstance(self.mlp_hidden, int) or self.mlp_hidden <= 0
-        ):
-            raise ValueError(
-                f"mlp_hidden must be a positive integer or None, got {self.mlp_hidden!r}"
-            )
+        if self.mlp_hidden is not None:
+            _check_positive_int("mlp_hidden", self.mlp_hidden, " or None")
         kv = self.n_kv_head
-        if kv is not None and (not isinstance(kv, int) or kv <= 0 or self.n_head % kv != 0):
-            raise ValueError(f"n_head={self.n_head} must be a multiple of n_kv_head={kv!r}")
+        if kv is not None:
+            _check_positive_int("n_kv_head", kv, " or None")
+            if self.n_head % kv != 0:
+                raise ValueError(f"n_head={self.n_head} must be a multiple of n_kv_head={kv!r}")
         if self.position == "rope" and self.head_size % 2 != 0:
             raise ValueError(f"rope needs an even head size, got n_embd/n_head={self.head_size}")
-        if not self.rope_base > 0 or not self.norm_eps >= 0:
-            raise ValueError(
-                f"rope_base must be > 0 and norm_eps >= 0, got {self.rope_base}, {self.norm_eps}"
-            )
+        _check_real("rope_base", self.rope_base, "> 0", lambda v: v > 0)
+        _check_real("norm_eps", self.norm_eps, ">= 0", lambda v: v >= 0)
+        for name in ("rope_scale", "rope_low_freq_factor", "rope_high_freq_factor"):
+            _check_real(name, getattr(self, name), "> 0", lambda v: v > 0)
         self.rope_scaling  # noqa: B018  (checks the four rope_* scaling settings)
 
     @property
@@ -339,11 +354,9 @@ class GPT(nn.Module):
         return len(cache[0])
 
     def _check_idx(self, idx: Tensor, start: int = 0) -> tuple[int, int]:
-        if not isinstance(idx, Tensor) or idx.dtype not in (torch.int64, torch.int32):
-            kind = idx.dtype if isinstance(idx, Tensor) else type(idx).__name__
-            raise TypeError(f"idx must be an integer tensor of token ids, got {kind}")
-        if idx.dim() != 2:
-            raise ValueError(f"idx must have shape (B, T), got {tuple(idx.shape)}")
+        check_idx_shape(idx)
+        if idx.device.type == "cpu":  # elsewhere reading the ids would wait for the device
+            check_token_ids(idx, self.config.vocab_size)
         block_size = self.config.block_size
         if idx.size(1) > block_size:
             raise ValueError(f"sequence length T={idx.size(1)} exceeds block_size={block_size}")
@@ -388,10 +401,12 @@ class GPT(nn.Module):
         rebuilt from the window at each step.
         """
         _check_sampling(temperature, top_k, top_p, self.config.vocab_size)
-        if not isinstance(idx, Tensor) or idx.dim() != 2:
-            raise ValueError(f"idx must be a (B, T) tensor of token ids, got {idx!r:.60}")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
+            raise TypeError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        check_idx_shape(idx)
+        check_token_ids(idx, self.config.vocab_size)  # once, on any device
         block_size, cache = self.config.block_size, None
         B, T = idx.shape[0], idx.shape[-1]
         out = idx.new_empty(B, T + max_new_tokens)  # filled as tokens come
@@ -413,15 +428,48 @@ class GPT(nn.Module):
             block.attn.fused = fused
 
 
+MIN_TEMPERATURE = 1e-6  # below this, logits / temperature overflows float32 to inf
+
+
 def _check_sampling(
     temperature: float, top_k: int | None, top_p: float | None, vocab_size: int
 ) -> None:
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if top_k is not None and not 1 <= top_k <= vocab_size:
-        raise ValueError(f"top_k must be in 1..vocab_size={vocab_size}, got {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    """ValueError (TypeError for a wrong type) naming a bad sampling setting."""
+    _check_real(
+        "temperature",
+        temperature,
+        f"from {MIN_TEMPERATURE:g} up (for the single most likely token use top_k=1)",
+        lambda t: t >= MIN_TEMPERATURE,
+    )
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int):
+            raise TypeError(f"top_k must be an integer or None, got {top_k!r}")
+        if not 1 <= top_k <= vocab_size:
+            raise ValueError(f"top_k must be in 1..vocab_size={vocab_size}, got {top_k}")
+    if top_p is not None:
+        _check_real("top_p", top_p, "in (0, 1]", lambda p: 0 < p <= 1)
+
+
+def check_idx_shape(idx: object) -> None:
+    """TypeError unless `idx` is an integer tensor; ValueError unless (B, T) with B, T >= 1."""
+    if not isinstance(idx, Tensor) or idx.dtype not in (torch.int64, torch.int32):
+        kind = idx.dtype if isinstance(idx, Tensor) else type(idx).__name__
+        raise TypeError(f"idx must be an integer tensor of token ids, got {kind}")
+    if idx.dim() != 2 or idx.size(0) == 0 or idx.size(1) == 0:
+        raise ValueError(
+            f"idx must have shape (B, T) with at least one row and one token, "
+            f"got {tuple(idx.shape)}"
+        )
+
+
+def check_token_ids(idx: Tensor, vocab_size: int) -> None:
+    """ValueError naming the first id of `idx` outside 0..vocab_size-1 (reads idx: a sync)."""
+    if idx.numel() == 0:
+        return
+    low, high = int(idx.min()), int(idx.max())
+    if low < 0 or high >= vocab_size:
+        bad = low if low < 0 else high
+        raise ValueError(f"token id {bad} is outside the vocabulary 0..{vocab_size - 1}")
 
 
 def top_k_filter(logits: Tensor, k: int) -> Tensor:

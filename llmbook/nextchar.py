@@ -65,7 +65,7 @@ class NextCharMLP(nn.Module):
         self.embedding_size = embedding
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            # one column per character, as in the article's embedding matrix: (vocab_size, E)
+            # one row per character (the article draws one column each): (vocab_size, E)
             self.embedding = None if embedding is None else nn.Embedding(vocab_size, embedding)
             if self.embedding is not None:
                 with torch.no_grad():

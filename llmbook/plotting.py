@@ -7,6 +7,7 @@ the flower yellow, training blue, validation orange).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
 import matplotlib as mpl
@@ -14,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 COLORS: dict[str, str] = {
     "weight_pos": "#2b6cb0",  # a positive weight
@@ -53,8 +55,90 @@ STYLE: dict[str, object] = {
 
 
 def use_style() -> None:
-    """Apply the house style to every figure drawn from now on."""
+    """Apply the house style to every figure drawn from now on.
+
+    In a notebook it also makes every displayed figure carry its alt text (see ``figure_alt``).
+    """
     mpl.rcParams.update(STYLE)
+    record_alt_text()
+
+
+ALT_ATTRIBUTE = "_llmbook_alt"
+
+
+def describe(fig: Figure, alt: str) -> Figure:
+    """Give ``fig`` the text that stands in for it where it cannot be seen (its alt text)."""
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError(f"describe: alt must be a non-empty string, got {alt!r}")
+    setattr(fig, ALT_ATTRIBUTE, " ".join(alt.split()))
+    return fig
+
+
+def _text_of(artist: Text | None) -> str:
+    return " ".join(artist.get_text().split()) if artist is not None else ""
+
+
+def figure_alt(fig: Figure) -> str:
+    """What a figure shows, in words: for readers who cannot see it.
+
+    The text given with ``describe``; else the figure's title (``suptitle``); else its axes'
+    titles, joined by "; "; else "<y label> against <x label>" of each axes. Empty if the
+    figure says nothing about itself.
+
+    >>> fig, ax = plt.subplots(); _ = ax.set_title("Loss while training")
+    >>> figure_alt(fig)
+    'Loss while training'
+    """
+    given = getattr(fig, ALT_ATTRIBUTE, "")
+    if given:
+        return given
+    suptitle = _text_of(getattr(fig, "_suptitle", None))
+    if suptitle:
+        return suptitle
+    titles = [
+        _text_of(title) for ax in fig.axes for title in (ax.title, ax._left_title, ax._right_title)
+    ]
+    titles = [t for t in titles if t]
+    if titles:
+        return "; ".join(titles)
+    labels = [
+        (" ".join(ax.get_ylabel().split()), " ".join(ax.get_xlabel().split())) for ax in fig.axes
+    ]
+    return "; ".join(f"{y} against {x}" for y, x in labels if y and x)
+
+
+def record_alt_text() -> None:
+    """In IPython, store ``figure_alt(fig)`` with each displayed figure's PNG (metadata "alt").
+
+    Jupyter keeps it in the notebook output's metadata; the book's site uses it as the image's
+    alt text. Outside IPython this does nothing.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing displays figures
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    if "inline" in mpl.get_backend():
+        # The inline backend registers its PNG formatter when it is first imported (usually
+        # with the first figure); import it now so that there is a formatter to wrap.
+        importlib.import_module("matplotlib_inline.backend_inline")
+    png = shell.display_formatter.formatters["image/png"]
+    try:
+        draw_png = png.lookup_by_type(Figure)
+    except KeyError:  # no inline backend: figures are not displayed as PNG
+        return
+    if getattr(draw_png, "records_alt", False):
+        return
+
+    def png_with_alt(fig: Figure) -> object:
+        data = draw_png(fig)
+        alt = figure_alt(fig)
+        return (data, {"alt": alt}) if data is not None and alt else data
+
+    png_with_alt.records_alt = True  # type: ignore[attr-defined]
+    png.for_type(Figure, png_with_alt)
 
 
 def new_figure(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from torch import Tensor
 
 from llmbook.gpt import GPT, GPTConfig, param_count
 from llmbook.positional import rope_frequencies
+from llmbook.tokenizer import Tokenizer, load_gpt2_bpe
 
 GPT2_HUB = {
     "gpt2": "openai-community/gpt2",
@@ -292,6 +294,9 @@ def from_pretrained(
         scaling = config.rope_scaling
         tables = rope_frequencies(config.head_size, config.block_size, config.rope_base, scaling)
         model.rope_cos, model.rope_sin = tables  # (block_size, hs/2) each
+    from llmbook.train import use_fused_layer_norm  # here: train imports this module
+
+    use_fused_layer_norm(model)  # torch's one-kernel LayerNorm, the same numbers to rounding
     return model.to(device=device, dtype=dtype).eval()
 
 
@@ -304,3 +309,37 @@ def config_summary(config: GPTConfig) -> str:
         f"({config.kv_heads} key/value), vocabulary {config.vocab_size}, context "
         f"{config.block_size}, {millions:.{digits}f}M parameters"
     )
+
+
+class HFTokenizer:
+    """A tokenizer.json read by Hugging Face `tokenizers` (Llama 3's and most recent models'),
+    with the book's encode/decode."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            from tokenizers import Tokenizer as RustTokenizer
+        except ImportError as err:
+            raise PretrainedError(f"reading {path} needs the tokenizers package") from err
+        self._tok = RustTokenizer.from_file(str(path))
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tok.get_vocab_size()
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`, with the start token the model expects if it has one."""
+        return self._tok.encode(text).ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self._tok.decode([int(i) for i in ids], skip_special_tokens=False)
+
+
+def load_tokenizer(folder: Path) -> Tokenizer | HFTokenizer:
+    """The checkpoint's tokenizer: GPT-2's vocab.json + merges.txt in the book's BPE
+    (`load_gpt2_bpe`), else tokenizer.json through Hugging Face `tokenizers`."""
+    folder = Path(folder)
+    if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
+        return load_gpt2_bpe(folder / "vocab.json", folder / "merges.txt")
+    if (folder / "tokenizer.json").is_file():
+        return HFTokenizer(folder / "tokenizer.json")
+    raise PretrainedError(f"{folder} has neither vocab.json + merges.txt nor tokenizer.json")

@@ -1,9 +1,14 @@
 """Generate text from a trained GPT: load a checkpoint, encode a prompt, sample, decode.
 
-Built in chapter 13, The GPT architecture.
+Built in chapter 13, The GPT architecture; pretrained models in chapter 15, Beyond the article.
 
     python -m llmbook.sample --checkpoint out/ckpt.pt --prompt "ROMEO:" --temperature 0.8 \\
         --top-k 20 --seed 1 --max-new-tokens 300
+    python -m llmbook.sample --pretrained gpt2 --prompt "The meaning of life is" --top-p 0.9
+
+`--pretrained` takes gpt2, gpt2-medium, gpt2-large, gpt2-xl, a Hugging Face "owner/model" id
+(downloaded when online) or a local folder (config.json, *.safetensors and the tokenizer files).
+Generation uses the KV cache unless `--no-cache`.
 """
 
 from __future__ import annotations
@@ -11,26 +16,30 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from llmbook.checkpoint import CheckpointError, load_checkpoint, tokenizer_from_state
-from llmbook.gpt import GPT, GPTConfig
+from llmbook.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    model_config_from,
+    tokenizer_from_state,
+)
+from llmbook.gpt import GPT, _check_sampling, sample_next
 from llmbook.tokenizer import Tokenizer
 
 
 def load_model(path: str, device: str | torch.device = "cpu") -> tuple[GPT, Tokenizer]:
-    """The model (in eval mode) and tokenizer stored in a checkpoint written by llmbook.train."""
-    ckpt = load_checkpoint(path, map_location=device)
-    try:
-        model = GPT(GPTConfig(**ckpt["model_config"]))
-        model.load_state_dict(ckpt["model"])
-    except (TypeError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(
-            f"checkpoint {path} holds a model this code cannot build: {exc}"
-        ) from exc
-    return model.to(device).eval(), tokenizer_from_state(ckpt["tokenizer"])
+    """The model (in eval mode) and tokenizer stored in a checkpoint written by llmbook.train.
+
+    CheckpointError if the checkpoint is missing, corrupt or inconsistent (see
+    `llmbook.checkpoint.validate_checkpoint`); ValueError if `device` is not available here.
+    """
+    ckpt = load_checkpoint(path, map_location=device)  # checked as a whole
+    model = GPT(model_config_from(ckpt, path))
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval(), tokenizer_from_state(ckpt["tokenizer"], path)
 
 
 @torch.no_grad()
@@ -42,11 +51,13 @@ def sample_ids(
     top_k: int | None = None,
     generator: torch.Generator | None = None,
     context: int | None = None,
+    top_p: float | None = None,
+    use_cache: bool = False,
 ) -> torch.Tensor:
     """`model.generate`, with the window the model sees limited to the last `context` tokens.
 
     idx (B, T) -> (B, T + max_new_tokens). With context = block_size (the default) this is
-    exactly `model.generate`.
+    exactly `model.generate`; a shorter window recomputes it at every step (no cache).
     """
     block_size = model.config.block_size
     context = block_size if context is None else context
@@ -55,18 +66,13 @@ def sample_ids(
     if context > block_size:
         raise ValueError(f"context {context} is longer than the model's block_size {block_size}")
     if context == block_size:
-        return model.generate(idx, max_new_tokens, temperature, top_k, generator)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if top_k is not None and not 1 <= top_k <= model.config.vocab_size:
-        raise ValueError(f"top_k must be in 1..vocab_size={model.config.vocab_size}, got {top_k}")
+        return model.generate(
+            idx, max_new_tokens, temperature, top_k, generator, top_p=top_p, use_cache=use_cache
+        )
+    _check_sampling(temperature, top_k, top_p, model.config.vocab_size)
     for _ in range(max_new_tokens):
-        logits, _ = model(idx[:, -context:])  # (B, <= context, V)
-        logits = logits[:, -1, :] / temperature  # (B, V)
-        if top_k is not None:
-            kth_best = torch.topk(logits, top_k).values[:, [-1]]  # (B, 1)
-            logits = logits.masked_fill(logits < kth_best, float("-inf"))
-        idx_next = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)  # (B, 1)
+        logits = model.next_token_logits(idx[:, -context:])  # (B, V)
+        idx_next = sample_next(logits, temperature, top_k, top_p, generator)  # (B, 1)
         idx = torch.cat((idx, idx_next), dim=1)  # (B, T) -> (B, T + 1)
     return idx
 
@@ -80,6 +86,8 @@ def generate_text(
     top_k: int | None = None,
     seed: int = 0,
     context: int | None = None,
+    top_p: float | None = None,
+    use_cache: bool = False,
 ) -> str:
     """The prompt and `max_new_tokens` sampled tokens, decoded; the same seed gives the same text.
 
@@ -93,23 +101,49 @@ def generate_text(
     generator = torch.Generator(device=device).manual_seed(seed)
     was_training = model.training
     model.eval()
-    out = sample_ids(model, idx, max_new_tokens, temperature, top_k, generator, context)
+    out = sample_ids(
+        model, idx, max_new_tokens, temperature, top_k, generator, context, top_p, use_cache
+    )
     model.train(was_training)
     return tokenizer.decode(out[0].tolist())
 
 
+def load_pretrained(name_or_path: str, device: str | torch.device = "cpu") -> tuple[GPT, Any]:
+    """A GPT-2 or Llama-architecture model (`llmbook.pretrained`) and its tokenizer."""
+    from llmbook.pretrained import checkpoint_folder, from_pretrained, load_tokenizer
+
+    folder = checkpoint_folder(name_or_path)
+    return from_pretrained(folder, device=device), load_tokenizer(folder)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m llmbook.sample", description="Generate text from a llmbook checkpoint."
+        prog="python -m llmbook.sample",
+        description="Generate text from a llmbook checkpoint or a pretrained GPT-2 / Llama model.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--checkpoint", required=True, help="ckpt.pt written by llmbook.train")
-    parser.add_argument("--prompt", default="\n", help="the text to continue (default: a newline)")
-    parser.add_argument("--max-new-tokens", type=int, default=300)
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--top-k", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="ckpt.pt written by llmbook.train")
+    source.add_argument(
+        "--pretrained",
+        help="gpt2, gpt2-medium, gpt2-large, gpt2-xl, an owner/model hub id, or a local folder "
+        "with config.json and *.safetensors",
+    )
+    parser.add_argument("--prompt", default="\n", help="the text to continue")
+    parser.add_argument("--max-new-tokens", type=int, default=300, help="tokens to generate")
+    parser.add_argument(
+        "--temperature", type=float, default=0.8, help="below 1 sharper, above 1 flatter"
+    )
+    parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest tokens")
+    parser.add_argument(
+        "--top-p", type=float, default=None, help="keep the likeliest tokens holding this mass"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same text")
     parser.add_argument("--context", type=int, default=None, help="tokens the model sees")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="recompute every step instead of the KV cache"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps")
     return parser
 
 
@@ -118,8 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.max_new_tokens < 0:
         parser.error(f"--max-new-tokens must be >= 0, got {args.max_new_tokens}")
+    if not 0 <= args.seed < 2**63:
+        parser.error(f"--seed must be in 0..2**63 - 1, got {args.seed}")
     try:
-        model, tokenizer = load_model(args.checkpoint, args.device)
+        if args.pretrained is not None:
+            model, tokenizer = load_pretrained(args.pretrained, args.device)
+        else:
+            model, tokenizer = load_model(args.checkpoint, args.device)
         text = generate_text(
             model,
             tokenizer,
@@ -129,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.top_k,
             args.seed,
             args.context,
+            args.top_p,
+            use_cache=not args.no_cache,
         )
     except (ValueError, CheckpointError) as exc:
         parser.error(str(exc))

@@ -79,17 +79,67 @@ def split_chunks(text: str, pattern: str | None = GPT2_LIKE_PATTERN) -> list[str
     _check_text(text)
     if pattern is None:
         return [text] if text else []
-    return _compiled(pattern).findall(text)
+    compiled = _compiled(pattern)
+    chunks = compiled.findall(text)
+    if sum(map(len, chunks)) != len(text):  # the pattern passed the probe but not this text
+        _check_covers(compiled, text)
+    return chunks
 
 
 def _compiled(pattern: str) -> re.Pattern[str]:
+    """`pattern` compiled, once; ValueError if it is not a regular expression, has capturing
+    groups, or drops characters of a test text (then decode(encode(text)) would lose them)."""
     compiled = _PATTERNS.get(pattern)
     if compiled is None:
-        compiled = _PATTERNS[pattern] = re.compile(pattern)
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"bad pattern {pattern!r}: {exc}") from exc
+        if compiled.groups:
+            raise ValueError(
+                f"bad pattern {pattern!r}: it has capturing groups, so the chunks would be the "
+                f"groups, not the matches; write (?:...) instead of (...)"
+            )
+        _check_covers(compiled, COVERAGE_PROBE)
+        _PATTERNS[pattern] = compiled
     return compiled
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
+
+COVERAGE_PROBE = (
+    "Hello, World 42! It's 3.14\n\t naïve CAFÉ Ω 日本語 🙂 a_b-c\r\n\x00\x7f\u00a0\u2028 "
+)
+"""Text every split pattern must cut into chunks that give it back: letters, digits,
+punctuation, every kind of space, accents, other scripts, an emoji and control characters."""
+
+KNOWN_PATTERNS: set[str] = {GPT2_LIKE_PATTERN}
+"""The split patterns a tokenizer file may use. Loading compiles no other: a regular expression
+read from a file could take exponential time. `trust_pattern` adds one."""
+
+
+def trust_pattern(pattern: str) -> None:
+    """Let tokenizer files that use `pattern` load (after the checks of a new pattern)."""
+    if not isinstance(pattern, str):
+        raise TypeError(f"pattern must be a str, got {pattern!r}")
+    _compiled(pattern)
+    KNOWN_PATTERNS.add(pattern)
+
+
+def _check_covers(compiled: re.Pattern[str], text: str) -> None:
+    """ValueError naming the first character of `text` that no chunk of `compiled` holds."""
+    pos = 0
+    for match in compiled.finditer(text):
+        if match.start() != pos:
+            break
+        pos = match.end()
+    if pos != len(text):
+        raise ValueError(
+            f"pattern {compiled.pattern!r} drops characters: {text[pos]!r} (position {pos} of "
+            f"{text[:60]!r}{'...' if len(text) > 60 else ''}) is in no chunk, so "
+            f"decode(encode(text)) would lose it; a split pattern must match every character "
+            f"(end it with |\\s+|[\\s\\S] to catch the rest)"
+        )
 
 
 def _check_text(text: object) -> str:
@@ -99,12 +149,15 @@ def _check_text(text: object) -> str:
 
 
 def _checked_pattern(pattern: object) -> str | None:
-    """A saved split pattern: None, or a regular expression that compiles (else ValueError)."""
-    if pattern is not None:
-        try:
-            re.compile(pattern)  # type: ignore[arg-type]
-        except (re.error, TypeError) as exc:
-            raise ValueError(f"bad pattern {pattern!r}: {exc}") from exc
+    """A saved split pattern: None or one of KNOWN_PATTERNS (else ValueError); never compiled
+    from the file, since a regular expression can take exponential time."""
+    if pattern is not None and pattern not in KNOWN_PATTERNS:
+        raise ValueError(
+            f"bad pattern {pattern!r:.100}: not one of the known split patterns (such as "
+            f"GPT2_LIKE_PATTERN); patterns from files are not compiled, since a regular "
+            f"expression can take exponential time. If you trust this file, call "
+            f"llmbook.tokenizer.trust_pattern(pattern) before loading it"
+        )
     return pattern  # type: ignore[return-value]
 
 
@@ -269,6 +322,8 @@ class WordTokenizer(Tokenizer):
             raise ValueError(f"vocabulary has repeated words: {repeated[:5]!r}")
         if pattern is not None and not isinstance(pattern, str):
             raise TypeError(f"pattern must be a str or None, got {pattern!r}")
+        if pattern is not None:
+            _compiled(pattern)  # a bad pattern fails here, not at the first encode
         self.pattern = pattern
         self.words = words
         self.stoi = {w: i for i, w in enumerate(words, start=1)}
@@ -436,13 +491,20 @@ class BPETokenizer(Tokenizer):
         """Token ids of `text`; any string works, since every byte is a token."""
         out: list[int] = []
         cache = self._cache
-        for chunk in self.split(text):
-            ids = cache.get(chunk)
-            if ids is None:
-                if len(cache) >= self._CACHE_LIMIT:
-                    cache.clear()
-                ids = cache[chunk] = self._encode_chunk(chunk)
-            out.extend(ids)
+        try:
+            for chunk in self.split(text):
+                ids = cache.get(chunk)
+                if ids is None:
+                    if len(cache) >= self._CACHE_LIMIT:
+                        cache.clear()
+                    ids = cache[chunk] = self._encode_chunk(chunk)
+                out.extend(ids)
+        except UnicodeEncodeError as exc:  # a lone surrogate such as "\ud800"
+            bad = exc.object[exc.start]
+            raise ValueError(
+                f"text holds {bad!r} (at position {text.index(bad)}), a lone surrogate that "
+                f"UTF-8 cannot encode"
+            ) from None
         return out
 
     def decode(self, ids: Iterable[int]) -> str:

@@ -6,6 +6,10 @@ Built in chapter 13, The GPT architecture.
     python -m llmbook.train --preset baby-gpu --out-dir out      # one GPU, checkpoints in out/
     python -m llmbook.train --preset baby-gpu --out-dir out --resume      # after a kill
     torchrun --standalone --nproc_per_node=4 -m llmbook.train --preset baby-gpu --out-dir out
+    python -m llmbook.train --norm rmsnorm --mlp swiglu --position rope --n-kv-head 2 \\
+        --no-bias --no-tie-embeddings --out-dir llama                 # chapter 15's variant
+    python -m llmbook.train --preset baby-gpu --init-from gpt2 --learning-rate 3e-5 \\
+        --max-steps 500 --grad-accum 8 --out-dir gpt2-shakespeare     # fine-tune GPT-2
 
 What it does, in order: tokenize the text (characters by default, `--tokenizer bpe` for byte-level
 BPE trained on the training split), cut the first 90% for training and the rest for validation,
@@ -13,7 +17,14 @@ and repeat `max_steps` times: draw `batch_size` random windows of `block_size` t
 loss, backpropagate, clip the gradient norm, take an AdamW step with a learning rate that rises
 linearly for `warmup_steps` and then follows a cosine down to `min_lr`. Every `eval_interval`
 steps it measures the mean loss on `eval_batches` fixed batches of each split, logs it (a JSON
-file, rewritten atomically) and writes a checkpoint (atomically, see `llmbook.checkpoint`).
+file, rewritten atomically) and writes a checkpoint (atomically, see `llmbook.checkpoint`):
+ckpt.pt is the latest, best.pt the one with the lowest validation loss so far.
+
+`TrainConfig.model` is a `GPTConfig`: every model setting (chapter 15's norm, MLP, positions,
+key/value heads, tying, RoPE scaling) is a flag, is saved in checkpoints and is checked on
+resume, without being declared twice. `--init-from` starts from a pretrained GPT-2 or a local
+folder (`llmbook.pretrained`), with its tokenizer and shape; `--grad-accum k` splits each
+step's batch into k micro-batches whose gradients add up.
 
 On CUDA it uses bf16 autocast (fp16 with a GradScaler on GPUs without bf16, such as the T4
 and V100; `--precision` overrides), TF32 matrix products and the fused AdamW; `--compile` adds
@@ -48,7 +59,6 @@ from llmbook.checkpoint import (
     FORMAT,
     VERSION,
     CheckpointError,
-    check_finite,
     load_checkpoint,
     rng_state,
     save_atomic,
@@ -58,16 +68,21 @@ from llmbook.checkpoint import (
     write_text_atomic,
 )
 from llmbook.data import CORPORA, DownloadError, load_text, train_val_split
-from llmbook.gpt import GPT, GPTConfig, param_count
+from llmbook.gpt import GPT, MLPS, NORMS, POSITIONS, GPTConfig, param_count
 from llmbook.norm import LayerNorm
 from llmbook.tokenizer import BPETokenizer, CharTokenizer, Tokenizer
 
 CHECKPOINT_NAME = "ckpt.pt"
 LOG_NAME = "log.json"
 
-# Fields that fix the shape of the model and the meaning of the token ids: a checkpoint can
-# only be resumed by a run that agrees on all of them.
-MODEL_FIELDS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "tokenizer", "bpe_vocab_size")
+BEST_NAME = "best.pt"  # the checkpoint with the lowest validation loss so far
+# The model's settings: every field of GPTConfig but vocab_size, which the tokenizer fixes.
+# TrainConfig carries a GPTConfig (`model`), so a new GPTConfig field becomes a flag, goes into
+# checkpoints and is checked on resume without being declared again here.
+MODEL_SETTINGS = tuple(f.name for f in fields(GPTConfig) if f.name != "vocab_size")
+# Settings that fix the meaning of the token ids: a checkpoint can only be resumed by a run that
+# agrees on them (and on every model setting but dropout).
+DATA_FIELDS = ("tokenizer", "bpe_vocab_size", "init_from")
 
 
 # The allowed values of each setting, for validate() and its messages.
@@ -125,24 +140,25 @@ def _check_float(name: str, value: Any, low: float, high: float, closed_high: bo
 class TrainConfig:
     """Everything a training run depends on; the presets and the command-line flags fill it."""
 
-    # the model (see llmbook.gpt.GPTConfig; vocab_size comes from the tokenizer)
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    block_size: int = 64
-    dropout: float = 0.0
-    bias: bool = True
+    # the model: every GPTConfig setting (vocab_size is replaced by the tokenizer's); the
+    # settings read as config.n_layer, config.block_size, ... too
+    model: GPTConfig = field(
+        default_factory=lambda: GPTConfig(vocab_size=1, n_layer=4, n_head=4, n_embd=128,
+                                          block_size=64)
+    )  # fmt: skip
+    init_from: str | None = None  # gpt2, gpt2-medium, ..., a hub id or a folder: start from it
     # the data
     dataset: str = "tinyshakespeare"
     tokenizer: str = "char"  # "char" or "bpe"
     bpe_vocab_size: int = 512  # only for tokenizer="bpe"
     # the optimisation
     batch_size: int = 12  # windows per step, over all ranks together
+    grad_accum: int = 1  # micro-batches per step: batch_size / grad_accum windows at a time
     max_steps: int = 2000
     learning_rate: float = 1e-3  # the peak, reached after warmup_steps
     min_lr: float = 1e-4  # the end of the cosine
     warmup_steps: int = 100
-    weight_decay: float = 0.1  # on matrices only, not on biases, norms or position vectors
+    weight_decay: float = 0.1  # every matrix, wte and wpe too; not biases or norm scales
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float = 1.0  # 0 switches clipping off
@@ -170,9 +186,20 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.validate()
 
+    def __getattr__(self, name: str) -> Any:
+        """config.n_layer, config.block_size, ...: the settings of `model`."""
+        model = self.__dict__.get("model")
+        if model is not None and name in MODEL_SETTINGS:
+            return getattr(model, name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
     def validate(self) -> None:
         """Raise ValueError (TypeError for a wrong type) naming the setting, its flag, the bad
         value and what is allowed."""
+        if not isinstance(self.model, GPTConfig):
+            raise TypeError(f"model must be a GPTConfig, got {type(self.model).__name__}")
+        self.model.validate()
+        _check_int("grad_accum", self.grad_accum, 1)
         for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_steps"):
             _check_int(name, getattr(self, name), 1)
         for name in ("eval_interval", "eval_batches", "data_streams"):
@@ -214,6 +241,12 @@ class TrainConfig:
                 f"must be below 1 (each step shrinks the weights by that fraction; "
                 f"--learning-rate, --weight-decay)"
             )
+        if self.batch_size % (self.data_streams * self.grad_accum) != 0:
+            raise ValueError(
+                f"batch_size={self.batch_size} must be divisible by grad_accum="
+                f"{self.grad_accum} x data_streams={self.data_streams} (--batch-size, "
+                f"--grad-accum)"
+            )
         if self.batch_size % self.data_streams != 0:
             raise ValueError(
                 f"batch_size={self.batch_size} must be divisible by data_streams="
@@ -232,15 +265,8 @@ class TrainConfig:
             )
 
     def model_config(self, vocab_size: int) -> GPTConfig:
-        return GPTConfig(
-            vocab_size=vocab_size,
-            block_size=self.block_size,
-            n_layer=self.n_layer,
-            n_head=self.n_head,
-            n_embd=self.n_embd,
-            dropout=self.dropout,
-            bias=self.bias,
-        )
+        """The model's GPTConfig with the tokenizer's vocabulary size."""
+        return dataclasses.replace(self.model, vocab_size=vocab_size)
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -285,11 +311,19 @@ def config_from_preset(preset: str = "tiny-cpu", **overrides: Any) -> TrainConfi
     """A TrainConfig from a named preset, with any field replaced by `overrides`."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known presets: {sorted(PRESETS)}")
-    names = {f.name for f in fields(TrainConfig)}
+    names = {f.name for f in fields(TrainConfig)} | set(MODEL_SETTINGS)
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise ValueError(f"unknown TrainConfig fields {unknown}")
-    return TrainConfig(**{**PRESETS[preset], **overrides, "preset": preset})
+    settings = {**PRESETS[preset], **overrides, "preset": preset}
+    model = settings.pop("model", None) or GPTConfig(vocab_size=1)
+    model_settings = {k: settings.pop(k) for k in MODEL_SETTINGS if k in settings}
+    try:
+        model = dataclasses.replace(model, **model_settings)
+    except (TypeError, ValueError) as exc:
+        names = ", ".join(_flag(k) for k in model_settings)
+        raise type(exc)(f"{exc} ({names})") from exc
+    return TrainConfig(model=model, **settings)
 
 
 # --- the learning-rate schedule --------------------------------------------------------------
@@ -549,13 +583,18 @@ class Data:
     val: Tensor
 
 
-def prepare_data(config: TrainConfig, text: str | None = None) -> Data:
-    """Tokenize the corpus (or `text`) and split it 90/10 into training and validation ids."""
+def prepare_data(
+    config: TrainConfig, text: str | None = None, tokenizer: Tokenizer | None = None
+) -> Data:
+    """Tokenize the corpus (or `text`) and split it 90/10 into training and validation ids.
+
+    `tokenizer` (a pretrained model's) replaces the one `config.tokenizer` would build.
+    """
     text = load_text(config.dataset) if text is None else text
     train_text, val_text = train_val_split(text)
-    if config.tokenizer == "char":
-        tokenizer: Tokenizer = CharTokenizer.from_text(text)
-    else:  # the merges are learned from the training part only
+    if tokenizer is None and config.tokenizer == "char":
+        tokenizer = CharTokenizer.from_text(text)
+    elif tokenizer is None:  # the merges are learned from the training part only
         tokenizer = BPETokenizer().train(train_text, config.bpe_vocab_size)
     train_ids = torch.tensor(tokenizer.encode(train_text), dtype=torch.long)
     val_ids = torch.tensor(tokenizer.encode(val_text), dtype=torch.long)
@@ -756,9 +795,16 @@ def save_checkpoint(
 def check_compatible(ckpt: dict, config: TrainConfig, ddp: Distributed, path: Path) -> None:
     """CheckpointError naming every setting where the run and the checkpoint disagree."""
     saved = ckpt.get("config", {})
+    defaults = {f.name: f.default for f in fields(GPTConfig)}  # for older checkpoints
+    saved_model = {**defaults, **ckpt.get("model_config", {})}
     wrong = [
+        f"{name}: checkpoint {saved_model[name]!r}, this run {getattr(config.model, name)!r}"
+        for name in MODEL_SETTINGS
+        if name != "dropout" and saved_model[name] != getattr(config.model, name)
+    ]
+    wrong += [
         f"{name}: checkpoint {saved.get(name)!r}, this run {getattr(config, name)!r}"
-        for name in MODEL_FIELDS
+        for name in DATA_FIELDS
         if saved.get(name) != getattr(config, name)
     ]
     if wrong:
@@ -826,9 +872,54 @@ def _load_for_resume(
     """The checkpoint to resume, checked against this run; its tokenizer replaces data's."""
     ckpt = load_checkpoint(ckpt_path)
     check_compatible(ckpt, config, ddp, ckpt_path)
-    check_finite(ckpt, ckpt_path)
-    data.tokenizer = tokenizer_from_state(ckpt["tokenizer"])
+    data.tokenizer = tokenizer_from_state(ckpt["tokenizer"], ckpt_path)
     return ckpt
+
+
+def _restore(
+    ckpt: dict[str, Any],
+    path: Path,
+    optimizer: torch.optim.Optimizer,
+    scaler: Any,
+    streams: Sequence[torch.Generator],
+    rank: int,
+) -> None:
+    """Load the optimiser, gradient-scaler and random states; CheckpointError if they do not fit."""
+    try:
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if scaler is not None and "scaler" in ckpt:
+            scaler.load_state_dict(ckpt["scaler"])
+        mine = ckpt["rng"][rank]
+        set_rng_state(mine)
+        for g, state in zip(streams, mine["data"], strict=True):
+            g.set_state(state)
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path}: its optimiser or random-number state does not fit this run "
+            f"({type(exc).__name__}: {exc!s:.200})"
+        ) from exc
+
+
+def _load_pretrained(name_or_path: str) -> tuple[GPT, Tokenizer]:
+    """A pretrained model and its tokenizer (`llmbook.pretrained`) for --init-from."""
+    from llmbook.pretrained import (
+        PretrainedError,
+        checkpoint_folder,
+        from_pretrained,
+        load_tokenizer,
+    )
+
+    try:
+        folder = checkpoint_folder(name_or_path)
+        tokenizer = load_tokenizer(folder)
+        if not isinstance(tokenizer, Tokenizer):
+            raise PretrainedError(
+                f"--init-from {name_or_path}: training needs GPT-2-format vocab.json and "
+                "merges.txt (the book's BPE reads them); this model has only tokenizer.json"
+            )
+        return from_pretrained(folder), tokenizer
+    except ImportError as exc:
+        raise ValueError(f"--init-from needs: pip install 'llmbook[pretrained]' ({exc})") from exc
 
 
 def train(
@@ -861,7 +952,12 @@ def train(
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
-    data = prepare_data(config, text)
+    pretrained_model, pretrained_tokenizer = None, None
+    if config.init_from is not None:
+        pretrained_model, pretrained_tokenizer = _load_pretrained(config.init_from)
+        model_config = dataclasses.replace(pretrained_model.config, dropout=config.dropout)
+        config = dataclasses.replace(config, model=model_config)
+    data = prepare_data(config, text, pretrained_tokenizer)
     ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
     ckpt = None
     if config.resume:
@@ -870,6 +966,9 @@ def train(
 
     _seed_everything(config.seed)  # the same initial weights on every rank
     model = GPT(config.model_config(data.tokenizer.vocab_size))
+    if pretrained_model is not None:
+        model.load_state_dict(pretrained_model.state_dict())
+        del pretrained_model
     model.set_fused_attention(config.fused_attention)
     if config.fused_norm:
         use_fused_layer_norm(model)
@@ -884,17 +983,13 @@ def train(
     _seed_everything(config.seed + 1 + ddp.rank)  # dropout differs from rank to rank
     step, log = 0, []
     last_saved: int | None = None
+    best_val = math.inf
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if scaler is not None and "scaler" in ckpt:
-            scaler.load_state_dict(ckpt["scaler"])
+        _restore(ckpt, ckpt_path, optimizer, scaler, streams, ddp.rank)
         step, log = ckpt["step"], list(ckpt.get("log", []))
         last_saved = step
-        mine = ckpt["rng"][ddp.rank]
-        set_rng_state(mine)
-        for g, state in zip(streams, mine["data"], strict=True):
-            g.set_state(state)
+        best_val = min((e["val_loss"] for e in log), default=math.inf)
 
     runner: nn.Module = model
     if config.compile:
@@ -931,7 +1026,7 @@ def train(
             )
 
     def evaluate_and_save(done: int) -> None:
-        nonlocal last_saved
+        nonlocal last_saved, best_val
         losses = estimate_loss(model, data, config, device, precision)
         check_finite_losses(done, losses)
         entry = {
@@ -957,6 +1052,20 @@ def train(
                 scaler,
             )
             last_saved = done
+            if losses["val"] < best_val:  # the best so far, kept beside the latest
+                best_val = losses["val"]
+                save_checkpoint(
+                    ckpt_path.parent / BEST_NAME,
+                    model,
+                    optimizer,
+                    done,
+                    config,
+                    data.tokenizer,
+                    streams,
+                    log,
+                    ddp,
+                    scaler,
+                )
             if ddp.is_main:
                 write_log(ckpt_path.parent / LOG_NAME, config, log)
         if callback is not None and ddp.is_main:
@@ -970,15 +1079,26 @@ def train(
     for step_now in range(step, stop):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step_now, config)
-        x, y = draw_batch(data.train, streams, per_stream, config.block_size)
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast_for(device, precision):
-            _, loss = runner(x, y)
-        first = ~torch.isfinite(loss.detach()) & (bad_step < 0)
-        bad_step = torch.where(first, step_now, bad_step)
-        bad_loss = torch.where(first, loss.detach().float(), bad_loss)
         optimizer.zero_grad(set_to_none=True)
-        backward_and_step(loss, model, optimizer, scaler, config.grad_clip)
+        for micro in range(config.grad_accum):  # the gradients of the micro-batches add up
+            x, y = draw_batch(data.train, streams, per_stream // config.grad_accum,
+                              config.block_size)  # fmt: skip
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            last = micro == config.grad_accum - 1
+            sync = contextlib.nullcontext() if last or not ddp.enabled else runner.no_sync()
+            with sync:
+                with autocast_for(device, precision):
+                    _, loss = runner(x, y)
+                first = ~torch.isfinite(loss.detach()) & (bad_step < 0)
+                bad_step = torch.where(first, step_now, bad_step)
+                bad_loss = torch.where(first, loss.detach().float(), bad_loss)
+                loss = loss / config.grad_accum  # the mean over the whole batch
+                if last:
+                    backward_and_step(loss, model, optimizer, scaler, config.grad_clip)
+                elif scaler is not None:
+                    scaler.scale(loss).backward()
+                else:
+                    loss.backward()
         bar.update(1)
         done = step_now + 1
         if done % config.eval_interval == 0 or done == stop:
@@ -1002,27 +1122,108 @@ def train(
 # --- the command line ------------------------------------------------------------------------
 
 
+HELP = {  # one line per flag: what it does (its default is added by build_parser)
+    "init_from": "start from pretrained weights and tokenizer: gpt2, gpt2-medium, gpt2-large, "
+    "gpt2-xl, an owner/model hub id, or a folder with config.json, *.safetensors, vocab.json "
+    "and merges.txt (the model's shape comes from it; none: random weights)",
+    "dataset": "the text to train on",
+    "tokenizer": "char: one token per character; bpe: byte-level BPE trained on the training split",
+    "bpe_vocab_size": "tokens of the BPE vocabulary (256 bytes + merges), with --tokenizer bpe",
+    "batch_size": "windows of block_size tokens per optimiser step, over all processes",
+    "grad_accum": "split each step's batch into this many micro-batches whose gradients add up "
+    "(the same step in less memory)",
+    "max_steps": "optimiser steps; the learning-rate schedule ends here",
+    "learning_rate": "the peak learning rate, reached after the warm-up",
+    "min_lr": "the learning rate at the end of the cosine decay",
+    "warmup_steps": "steps of linear warm-up from 0 to the learning rate",
+    "weight_decay": "AdamW's decay on the weight matrices (not on biases or norms)",
+    "beta1": "AdamW's averaging factor for the gradient",
+    "beta2": "AdamW's averaging factor for the squared gradient",
+    "grad_clip": "largest gradient norm before a step (0: no clipping)",
+    "eval_interval": "steps between evaluations, log entries and checkpoints",
+    "eval_batches": "batches of each split averaged at every evaluation",
+    "eval_batch_size": "windows per evaluation batch (0: batch_size)",
+    "out_dir": "folder for ckpt.pt (latest), best.pt (lowest validation loss) and log.json "
+    "(none: write nothing)",
+    "resume": "carry on from out_dir/ckpt.pt",
+    "overwrite": "start afresh in an out_dir that holds a checkpoint, replacing it",
+    "device": "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps",
+    "precision": "auto: bf16 on GPUs that have it, fp16 with a GradScaler on older ones, fp32 "
+    "on CPU and MPS",
+    "compile": "torch.compile the model (faster steps after a slow start)",
+    "fused_attention": "F.scaled_dot_product_attention instead of the manual attention path",
+    "fused_norm": "torch's one-kernel LayerNorm instead of the one built by hand",
+    "seed": "the seed of the weights, the batches and dropout",
+    "data_streams": "random streams the batch is drawn from (under DDP: one per process)",
+    "quiet": "no progress bar and no per-evaluation lines",
+    # the model (llmbook.gpt.GPTConfig)
+    "block_size": "context length: tokens per training window and the most the model sees",
+    "n_layer": "transformer blocks",
+    "n_head": "attention heads per block",
+    "n_embd": "width: numbers per token vector (a multiple of n_head)",
+    "dropout": "fraction of activations zeroed during training",
+    "bias": "biases in the linear layers and LayerNorms",
+    "norm": "layernorm (GPT-2) or rmsnorm (Llama)",
+    "mlp": "gelu (GPT-2 style), gelu_tanh (GPT-2's released weights) or swiglu (Llama)",
+    "mlp_hidden": "the MLP's hidden width (none: 4 x n_embd for gelu, Llama's rule for swiglu)",
+    "position": "learned position vectors (GPT-2) or rope, rotary embeddings (Llama)",
+    "rope_base": "RoPE's base (Llama 3: 500000)",
+    "rope_scale": "Llama 3.1's RoPE frequency scaling factor (8); 1: no scaling",
+    "rope_low_freq_factor": "Llama 3.1 scaling: pairs slower than original context / this are "
+    "slowed by rope_scale",
+    "rope_high_freq_factor": "Llama 3.1 scaling: pairs faster than original context / this are "
+    "kept",
+    "rope_original_context": "Llama 3.1 scaling: the context the model was first trained at",
+    "n_kv_head": "key/value heads for grouped-query attention (none: n_head, multi-head)",
+    "tie_embeddings": "the output layer reuses the token embedding matrix",
+    "norm_eps": "the small number added inside every norm's square root",
+}
+MODEL_CHOICES = {"norm": NORMS, "mlp": MLPS, "position": POSITIONS}
+
+
+def _default_text(name: str) -> str:
+    """The default of a flag: the presets' values when they set it, else the field's."""
+    by_preset = {p: v[name] for p, v in PRESETS.items() if name in v}
+    if by_preset:
+        return "default: the preset's, " + ", ".join(f"{p} {v}" for p, v in by_preset.items())
+    value = getattr(config_from_preset("tiny-cpu"), name)
+    return f"default: {'none' if value is None else value}"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """Flags for every TrainConfig setting and every model (GPTConfig) setting."""
     parser = argparse.ArgumentParser(
         prog="python -m llmbook.train",
         description="Train a GPT on Tiny Shakespeare. A preset gives every value; flags "
-        "override them.",
+        "override them. The model flags reach every option of llmbook.gpt.GPTConfig "
+        "(chapter 15's Llama-style variants included).",
     )
-    parser.add_argument("--preset", default="tiny-cpu", choices=sorted(PRESETS))
-    for f in fields(TrainConfig):
-        if f.name == "preset":
+    parser.add_argument(
+        "--preset",
+        default="tiny-cpu",
+        choices=sorted(PRESETS),
+        help="the starting values: tiny-cpu (minutes on a CPU) or baby-gpu (one GPU); "
+        "default: tiny-cpu",
+    )
+    model_fields = [f for f in fields(GPTConfig) if f.name in MODEL_SETTINGS]
+    train_fields = [f for f in fields(TrainConfig) if f.name not in ("model", "preset")]
+    for f in train_fields + model_fields:
+        kind = {"int": int, "float": float, "str": str, "bool": bool}[str(f.type).split(" ")[0]]
+        flag = _flag(f.name)
+        if f.name == "stop_at":  # for tests of resuming
+            parser.add_argument(flag, type=int, default=None, help=argparse.SUPPRESS)
             continue
-        kind = {"int": int, "float": float, "str": str, "bool": bool}.get(str(f.type).split(" ")[0])
-        if f.name in ("out_dir",):
-            parser.add_argument(_flag(f.name), default=None, help="folder for ckpt.pt and log.json")
-        elif f.name == "stop_at":
-            parser.add_argument(_flag(f.name), type=int, default=None, help=argparse.SUPPRESS)
-        elif kind is bool:
-            parser.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None)
-        elif f.name in CHOICES:
-            parser.add_argument(_flag(f.name), choices=CHOICES[f.name], default=None)
+        text = f"{HELP.get(f.name, f'the model setting {f.name} of llmbook.gpt.GPTConfig')}; "
+        text += _default_text(f.name)
+        if kind is bool:
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=text
+            )
+        elif f.name in CHOICES or f.name in MODEL_CHOICES:
+            choices = CHOICES.get(f.name) or MODEL_CHOICES[f.name]
+            parser.add_argument(flag, choices=choices, default=None, help=text)
         else:
-            parser.add_argument(_flag(f.name), type=kind, default=None)
+            parser.add_argument(flag, type=kind, default=None, help=text)
     return parser
 
 
@@ -1031,6 +1232,12 @@ def config_from_args(argv: Sequence[str] | None = None) -> TrainConfig:
     parser = build_parser()
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k != "preset" and v is not None}
+    shaped = sorted(k for k in overrides if k in MODEL_SETTINGS and k != "dropout")
+    if overrides.get("init_from") is not None and shaped:
+        parser.error(
+            f"--init-from takes the model's shape from the checkpoint; leave out "
+            f"{', '.join(_flag(k) for k in shaped)}"
+        )
     try:
         return config_from_preset(args.preset, **overrides)
     except (ValueError, TypeError) as exc:

@@ -429,8 +429,22 @@ def explorer_html(payload: Mapping[str, Any]) -> str:
     return (
         f'<div class="llmbook-explore" style="{_BOX_STYLE}">'
         f'<div class="lbx-controls" style="{_CONTROLS_STYLE}">{parts}</div>'
+        f"{_one_at_a_time_note(controls)}"
         f'<div class="lbx-frames">{"".join(frames)}</div></div>'
     )
+
+
+def _one_at_a_time_note(controls: Sequence[Mapping[str, Any]]) -> str:
+    """A line under the controls when some of them move one at a time on the site."""
+    alone = [c["label"] for c in controls if c["alone"]]
+    if len(alone) < 2:
+        return ""
+    names = ", ".join(alone[:-1]) + " and " + alone[-1]
+    text = (
+        f"Here {names} move one at a time: moving one puts the others back to their starting "
+        "values. Run the notebook to combine them freely."
+    )
+    return f'<p class="lbx-note" style="margin:0 0 0.4em;font-size:0.9em">{html.escape(text)}</p>'
 
 
 # ---- the explorer ---------------------------------------------------------------------------
@@ -461,6 +475,7 @@ class Explorer:
         self.one_at_a_time = tuple(one_at_a_time)
         self._payload: dict[str, Any] | None = None
         self._widget: Any = None
+        self._first_live_frame: Frame = None
 
     # ---- the states precomputed for the site --------------------------------------------
     def _grid_names(self) -> list[str]:
@@ -556,7 +571,9 @@ class Explorer:
 
     # ---- one picture for viewers that run nothing -----------------------------------------
     def _default_frame(self) -> Frame:
-        """The default state's frame: from the stored states when they exist, else drawn now."""
+        """The default state's frame: from the stored states or the live widget, else drawn now."""
+        if self._payload is None and self._first_live_frame is not None:
+            return self._first_live_frame
         if self._payload is not None:
             state = list(self.defaults().values())
             stored = next(f for f in self._payload["frames"] if f["state"] == state)
@@ -622,6 +639,8 @@ class Explorer:
         def redraw(_change: object = None) -> None:
             values = {n: i.value for n, i in inputs.items()}
             frame = _render(self.draw, values, LIVE_DENSITY, None)
+            if self._first_live_frame is None:
+                self._first_live_frame = frame  # also the picture for viewers without the widget
             if isinstance(frame, Picture):
                 image.value, image.layout.width = frame.png, f"{frame.width}px"
                 image.layout.display, text.layout.display = None, "none"
@@ -644,13 +663,11 @@ class Explorer:
         if precompute is None:
             precompute = os.environ.get(FRAMES_ENV, "") == "1"
         if precompute:
-            self.payload()
-        data, metadata = self._fallback()
-        if precompute:
-            data[MIME_TYPE] = self.payload()
+            states = {MIME_TYPE: self.payload()}
         else:
-            data[WIDGET_VIEW] = _view_bundle(self.widget())
-        return data, metadata
+            states = {WIDGET_VIEW: _view_bundle(self.widget())}
+        data, metadata = self._fallback()
+        return {**states, **data}, metadata
 
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None

@@ -32,6 +32,24 @@ def test_this_is_the_colab_like_environment():
     assert found == COLAB_VERSIONS, "run these tests with .venv-colab (make colab-test)"
 
 
+def test_colab_versions_satisfy_llmbooks_bounds_so_pip_upgrades_nothing():
+    """The set-up cell's `pip install` (no -U) then adds llmbook alone to Colab's packages."""
+    from importlib import metadata
+
+    import tomllib
+    from packaging.requirements import Requirement
+
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        dependencies = tomllib.load(file)["project"]["dependencies"]
+    unmet = {}
+    for line in dependencies:
+        requirement = Requirement(line)
+        installed = metadata.version(requirement.name)
+        if not requirement.specifier.contains(installed, prereleases=True):
+            unmet[requirement.name] = f"{installed} (llmbook needs {requirement.specifier})"
+    assert unmet == {}
+
+
 def explorer_controls(path: Path) -> set[str]:
     sources = "".join(
         "".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]

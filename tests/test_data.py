@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
+import socket
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -11,7 +14,7 @@ import pytest
 import torch
 
 from llmbook import data
-from llmbook.data import CORPORA, DownloadError, get_batch, load_text, train_val_split
+from llmbook.data import CORPORA, DownloadError, Limits, get_batch, load_text, train_val_split
 
 SHA = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 SIZE = 1_115_394
@@ -37,6 +40,9 @@ def server(good_bytes: bytes):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             hits[self.path] += 1
+            if self.path in ("/slow-drip", "/stall"):
+                self.send_slowly(good_bytes, 0 if self.path == "/stall" else 200)
+                return
             if self.path == "/cut-off":  # promises the whole file, sends half, hangs up
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(good_bytes)))
@@ -52,6 +58,22 @@ def server(good_bytes: bytes):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def send_slowly(self, body: bytes, chunk: int) -> None:
+            """Promise the whole file, then send `chunk` bytes every 0.1 s (none: stall) until
+            the client gives up or 3 s have passed; the server stops by itself."""
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.close_connection = True
+            stop = time.monotonic() + 3.0
+            with contextlib.suppress(OSError):  # the client hung up: what the test wants
+                sent = 0
+                while time.monotonic() < stop:
+                    self.wfile.write(body[sent : sent + chunk])
+                    self.wfile.flush()
+                    sent += chunk
+                    time.sleep(0.1)
 
         def log_message(self, *args: object) -> None:  # keep test output quiet
             pass
@@ -239,3 +261,89 @@ def test_cache_hit_shows_no_progress_bar(server, cache: Path, capsys: pytest.Cap
     capsys.readouterr()
     load_text(urls=[f"{base}/good"])
     assert capsys.readouterr().err == ""
+
+
+# --- slow, stalled and unreachable mirrors; a bad cache folder --------------------------------
+
+
+def test_slow_drip_mirror_is_dropped_at_its_deadline_for_the_next(
+    server, cache: Path, good_bytes: bytes
+):
+    """200 bytes every 0.1 s never trips the per-read timeout; the deadline per mirror does."""
+    base, _ = server
+    limits = Limits(deadline_s=0.5, min_bytes_per_s=0, grace_s=10)
+    started = time.monotonic()
+    text = load_text(urls=[f"{base}/slow-drip", f"{base}/good"], limits=limits)
+    assert time.monotonic() - started < 2.5
+    assert text.encode("utf-8") == good_bytes
+    assert [p.name for p in cache.iterdir()] == ["tinyshakespeare.txt"]
+
+
+def test_a_mirror_below_the_minimum_rate_is_dropped(server, cache: Path):
+    base, _ = server
+    limits = Limits(deadline_s=60, min_bytes_per_s=100_000, grace_s=0.3, read_timeout_s=0.3)
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        load_text(urls=[f"{base}/slow-drip", f"{base}/stall"], limits=limits)
+    assert time.monotonic() - started < 2.5
+    message = str(info.value)
+    assert f"{base}/slow-drip: too slow: " in message
+    assert "below the minimum of 100,000 bytes/s" in message
+    assert f"{base}/stall: no data for 0.3 s (timed out)" in message
+    assert f"save the file (sha256 {SHA}, {SIZE:,} bytes) as {cache / 'tinyshakespeare.txt'}" in (
+        message
+    )
+    assert list(cache.iterdir()) == []
+
+
+def test_an_unreachable_mirror_says_it_cannot_connect(cache: Path):
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(DownloadError, match=f"127.0.0.1:{port}/x: cannot connect: "):
+        load_text(urls=[f"http://127.0.0.1:{port}/x"])
+
+
+def test_temp_files_of_a_killed_download_are_removed(server, cache: Path):
+    base, _ = server
+    orphan = cache / f".tinyshakespeare.txt.{socket.gethostname()}.{2**22 + 7}.abc.part"
+    orphan.write_bytes(b"half a file")
+    load_text(urls=[f"{base}/good"])
+    assert [p.name for p in cache.iterdir()] == ["tinyshakespeare.txt"]
+
+
+def test_data_dir_that_is_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    the_file = tmp_path / "tinyshakespeare.txt"
+    the_file.write_text("x")
+    monkeypatch.setenv("LLMBOOK_DATA_DIR", str(the_file))
+    hint = f"is a file, not a folder; set it to the folder that holds the file, {tmp_path}"
+    with pytest.raises(ValueError, match=hint):
+        load_text()
+    monkeypatch.setenv("LLMBOOK_DATA_DIR", "~/llmbook-data")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data.data_dir() == tmp_path / "llmbook-data"
+
+
+def test_a_data_dir_that_cannot_be_written_is_refused(cache: Path, monkeypatch: pytest.MonkeyPatch):
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(data.tempfile, "TemporaryFile", read_only)
+    with pytest.raises(
+        ValueError, match=r"cannot write to the data folder .* \(Permission denied\)"
+    ):
+        load_text(urls=["http://127.0.0.1:9/never-asked"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"deadline_s": 0}, "deadline_s must be a finite number > 0, got 0"),
+        ({"deadline_s": float("inf")}, "deadline_s must be a finite number > 0, got inf"),
+        ({"min_bytes_per_s": -1}, "min_bytes_per_s must be a finite number"),
+        ({"grace_s": float("nan")}, "grace_s must be a finite number > 0, got nan"),
+    ],
+)
+def test_bad_limits_are_refused(kwargs: dict, message: str):
+    with pytest.raises(ValueError, match=message):
+        Limits(**kwargs)

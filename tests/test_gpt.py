@@ -224,7 +224,7 @@ def test_dropout_is_active_only_in_training() -> None:
         ({"n_embd": 10, "n_head": 3}, r"n_embd=10.*n_head=3"),
         ({"vocab_size": 0}, "vocab_size must be a positive integer, got 0"),
         ({"n_layer": -1}, "n_layer must be a positive integer, got -1"),
-        ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
+        ({"dropout": 1.0}, r"dropout must be a finite number in \[0, 1\), got 1.0"),
         ({"dropout": -0.1}, r"got -0.1"),
     ],
 )
@@ -246,7 +246,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
     with pytest.raises(ValueError, match=r"targets.*\(1, 4\).*\(1, 3\)"):
         model(torch.zeros(1, 4, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long))
     start = torch.zeros(1, 1, dtype=torch.long)
-    with pytest.raises(ValueError, match="temperature must be > 0, got 0"):
+    with pytest.raises(ValueError, match=r"temperature must be a finite number from 1e-06 up"):
         model.generate(start, 3, temperature=0)
     with pytest.raises(ValueError, match=r"top_k must be in 1..vocab_size=11, got 12"):
         model.generate(start, 3, top_k=12)
@@ -507,7 +507,7 @@ def test_temperature_divides_the_logits_before_softmax() -> None:
         ({"mlp": "relu"}, r"mlp must be one of .*got 'relu'"),
         ({"position": "sinusoidal"}, r"position must be one of .*got 'sinusoidal'"),
         ({"n_kv_head": 3}, r"n_head=4 must be a multiple of n_kv_head=3"),
-        ({"n_kv_head": 0}, r"n_kv_head=0"),
+        ({"n_kv_head": 0}, r"n_kv_head must be a positive integer or None, got 0"),
         ({"mlp_hidden": 0}, r"mlp_hidden must be a positive integer or None, got 0"),
         ({"position": "rope", "n_embd": 12}, r"rope needs an even head size, got n_embd/n_head=3"),
     ],
@@ -519,11 +519,11 @@ def test_bad_variant_config_names_the_value(changes: dict[str, object], message:
 
 def test_bad_sampling_settings_raise() -> None:
     model, start = _model(), torch.zeros(1, 1, dtype=torch.long)
-    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\], got 0"):
+    with pytest.raises(ValueError, match=r"top_p must be a finite number in \(0, 1\], got 0"):
         model.generate(start, 2, top_p=0)
-    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"top_p must be a finite number in \(0, 1\], got 1.5"):
         model.generate(start, 2, top_p=1.5, use_cache=True)
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(ValueError, match="temperature must be a finite number from 1e-06 up"):
         sample_next(torch.zeros(1, 3), temperature=-1.0)
 
 

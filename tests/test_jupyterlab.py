@@ -122,6 +122,11 @@ def chapter_source() -> dict:
     return json.loads(CHAPTER.read_text(encoding="utf-8"))
 
 
+def test_the_chapter_opens_untrusted(page):
+    trust = page.locator(".jp-StatusItem-trust").get_attribute("title")
+    assert trust.startswith("Notebook not trusted"), trust
+
+
 def test_myst_renders_callouts_exercises_and_folded_solutions(page):
     markdown = "\n".join(
         "".join(c["source"]) for c in chapter_source()["cells"] if c["cell_type"] == "markdown"

@@ -199,3 +199,52 @@ def test_loaded_model_trains_like_a_fresh_one(pair) -> None:
         assert model.lm_head.weight is model.wte.weight
     model.zero_grad()
     model.eval()
+
+
+@pytest.fixture(scope="module")
+def gpt2_folder_with_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny GPT-2 with the book's BPE exported beside it as vocab.json + merges.txt."""
+    from llmbook.tokenizer import BPETokenizer, save_gpt2_bpe
+
+    folder = tmp_path_factory.mktemp("gpt2-with-tokenizer")
+    book = BPETokenizer().train("the cat sat on the mat, the dog sat on the log. " * 20, 270)
+    _save_hf("gpt2", {**GPT2_SMALL_SHAPE, "vocab_size": 270}, folder)
+    save_gpt2_bpe(book, folder)
+    return folder
+
+
+def _sample_cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    from llmbook import sample
+
+    assert sample.main(list(args)) == 0
+    return capsys.readouterr().out
+
+
+def test_sample_cli_runs_a_pretrained_folder(
+    gpt2_folder_with_tokenizer: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = str(gpt2_folder_with_tokenizer)
+    common = ("--pretrained", folder, "--prompt", "the cat", "--max-new-tokens", "12")
+    greedy = _sample_cli(capsys, *common, "--top-k", "1")
+    assert greedy == _sample_cli(capsys, *common, "--top-k", "1", "--no-cache")
+    nucleus = _sample_cli(capsys, *common, "--top-p", "0.9", "--seed", "4")
+    assert nucleus == _sample_cli(capsys, *common, "--top-p", "0.9", "--seed", "4")
+    assert greedy.startswith("the cat") and nucleus.startswith("the cat")
+    from llmbook.pretrained import load_tokenizer
+
+    tokenizer = load_tokenizer(gpt2_folder_with_tokenizer)
+    model = from_pretrained(gpt2_folder_with_tokenizer)
+    ids = torch.tensor([tokenizer.encode("the cat")])
+    expected = tokenizer.decode(model.generate(ids, 12, top_k=1)[0].tolist())
+    assert greedy == expected + "\n"
+
+
+def test_sample_cli_refuses_a_bad_top_p(
+    gpt2_folder_with_tokenizer: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from llmbook import sample
+
+    with pytest.raises(SystemExit) as exit_info:
+        sample.main(["--pretrained", str(gpt2_folder_with_tokenizer), "--top-p", "1.5"])
+    assert exit_info.value.code == 2
+    assert "top_p must be a finite number in (0, 1], got 1.5" in capsys.readouterr().err

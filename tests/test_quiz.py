@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -250,3 +252,33 @@ def test_every_choice_answers_with_its_own_explanation_in_a_browser(page_with_qu
         assert question.locator("details").get_attribute("open") is None  # still folded
     assert page.locator(".lbq-form").count() == 1
     assert errors == []
+
+
+# --- the chapters ----------------------------------------------------------------------------
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def quiz_cells(path: Path) -> list[dict]:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return [
+        cell
+        for cell in cells
+        for output in cell.get("outputs", [])
+        if 'class="llmbook-quiz"' in "".join(output.get("data", {}).get("text/html", ""))
+    ]
+
+
+def stored_questions(cell: dict) -> int:
+    html_outputs = ("".join(o.get("data", {}).get("text/html", "")) for o in cell["outputs"])
+    return sum(text.count('class="lbq-question ') for text in html_outputs)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_chapter_asks_at_least_three_questions(path):
+    cells = quiz_cells(path)
+    assert sum(map(stored_questions, cells)) >= 3, f"{path.stem}: fewer than 3 stored questions"
+    shown_code = [
+        c["source"][:60] for c in cells if "remove-input" not in c["metadata"].get("tags", [])
+    ]
+    assert shown_code == [], f"{path.stem}: tag the question cells remove-input: {shown_code}"

@@ -96,6 +96,7 @@ def test_set_up_cell_is_folded_in_colab_and_code_kept(book, path):
     original = next(c for c in nb.cells if c.cell_type == "code")
     assert first.metadata["cellView"] == "form"
     assert first.source == "#@title Set-up\n" + original.source
+    assert first.outputs == [], "the printout of the machine that stored the outputs is dropped"
     assert len(reader.cells) == len(nb.cells) + 1  # the banner that links the website
 
 
@@ -225,3 +226,23 @@ def test_colab_button_url_points_at_the_reader_branch():
     assert colab_reader_url(url) == (
         f"https://colab.research.google.com/github/org/repo/blob/{READER_BRANCH}/notebooks/01_x.ipynb"
     )
+
+
+def test_reader_markdown_renders_as_commonmark_with_html(book):
+    """What GitHub and Colab do with the Markdown: folded solutions, quoted callouts, no fences."""
+    from markdown_it import MarkdownIt
+
+    path = NOTEBOOKS[0]
+    nb = nbformat.read(ROOT / path, as_version=4)
+    source = markdown_of(nb)
+    reader = reader_notebook(nb, book, path.with_suffix("").as_posix())
+    html = MarkdownIt("commonmark").render(markdown_of(reader))
+    openings = re.findall(
+        r"^:{3,}\{(?:admonition|note|tip|warning)\}.*\n((?::[\w-]+:.*\n)*)", source, re.MULTILINE
+    )
+    callouts = sum("dropdown" not in options for options in openings)
+    assert callouts > 0
+    assert html.count("<blockquote>\n<p><strong>") == callouts
+    assert html.count("<summary>Solution to exercise") == source.count("{solution}")
+    assert ":::" not in html and "{cite}" not in html
+    assert "$$" in html or "$" in html, "dollar math is kept for the viewer to typeset"

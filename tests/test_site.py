@@ -226,3 +226,170 @@ def test_long_code_cells_are_folded_unless_they_are_the_subject(name):
         f"{name} shows long code cells open: {long_cells}; tag them hide-input (or subject "
         "if the code is what the section teaches)"
     )
+
+
+# --- clean pages, phone width, alt text, questions that answer back ---------------------------
+
+PHONE = {"width": 390, "height": 844}
+IMAGE_FILE = re.compile(r"(^|/)[\w.-]+\.(png|jpe?g|gif|svg|webp)$", re.I)
+
+
+def reader_pages() -> list[Path]:
+    """Every page a reader can open (not the theme's or Sphinx's own files, nor redirects)."""
+    hidden = {"_static", "_sources", "_images", "_sphinx_design_static"}
+    return [
+        p
+        for p in pages()
+        if not hidden & set(p.relative_to(HTML).parts)
+        and 'http-equiv="refresh"' not in p.read_text(encoding="utf-8")[:2000].lower()
+    ]
+
+
+def reader_page_names() -> list[str]:
+    if not (HTML / "index.html").exists():
+        return ["index.html"]  # lets collection pass; the test then says the site is not built
+    return [str(p.relative_to(HTML)) for p in reader_pages()]
+
+
+def open_quietly(browser, page_path: Path, viewport: dict[str, int]):
+    """Open a page and record what went wrong: console errors, page errors, failed loads,
+    and every request that leaves the disk."""
+    page = browser.new_page(viewport=viewport)
+    problems: list[str] = []
+    page.on(
+        "console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed to load: {r.url}"))
+    page.on(
+        "request",
+        lambda r: (
+            None if r.url.startswith(("file:", "data:")) else problems.append(f"request: {r.url}")
+        ),
+    )
+    page.goto(page_path.as_uri())
+    page.wait_for_load_state("load")
+    return page, problems
+
+
+@pytest.mark.parametrize("name", reader_page_names())
+def test_page_logs_no_error_and_loads_everything_from_disk(browser, name):
+    page, problems = open_quietly(browser, HTML / name, {"width": 1100, "height": 1400})
+    page.wait_for_timeout(500)  # late errors: async scripts, MathJax
+    page.close()
+    assert problems == [], f"{name}: {problems}"
+
+
+OVERFLOW_JS = """() => {
+  const width = document.documentElement.clientWidth;
+  const scrollsInside = (el) => {
+    for (let a = el.parentElement; a && !a.matches('article'); a = a.parentElement) {
+      const x = getComputedStyle(a).overflowX;
+      const fits = a.getBoundingClientRect().right <= width + 1;
+      if ((x === 'auto' || x === 'scroll') && fits) return true;
+    }
+    return false;
+  };
+  const clipped = [];
+  const selector = 'code, pre, table, img, .cell_output, .llmbook-explore, .llmbook-quiz';
+  for (const el of document.querySelectorAll('article.bd-article :is(' + selector + ')')) {
+    const box = el.getBoundingClientRect();
+    const inside = box.right <= width + 1 && box.left >= -1;
+    if (box.width === 0 || inside || scrollsInside(el)) continue;
+    const text = el.textContent.trim().slice(0, 50);
+    clipped.push(`${el.tagName.toLowerCase()}.${el.className} "${text}"`
+                 + ` spans ${Math.round(box.left)}..${Math.round(box.right)} px`);
+  }
+  return {page: document.documentElement.scrollWidth, width, clipped};
+}"""
+
+
+@pytest.mark.parametrize("name", reader_page_names())
+def test_page_fits_a_phone_screen(browser, name):
+    page, _ = open_quietly(browser, HTML / name, PHONE)
+    found = page.evaluate(OVERFLOW_JS)
+    page.close()
+    assert found["page"] <= found["width"], (
+        f"{name} is {found['page']} px wide on a {found['width']} px screen: {found['clipped']}"
+    )
+    assert found["clipped"] == [], f"{name} cuts off at 390 px: {found['clipped']}"
+
+
+def test_every_image_says_what_it_shows():
+    bs4 = pytest.importorskip("bs4")
+    missing: dict[str, list[str]] = {}
+    count = 0
+    for page in reader_pages():
+        soup = bs4.BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for img in soup.find_all("img"):
+            count += 1
+            alt = (img.get("alt") or "").strip()
+            if not alt or IMAGE_FILE.search(alt):
+                where = img.get("src", "")
+                where = "data: URL" if where.startswith("data:") else where
+                missing.setdefault(page.name, []).append(f"{where[-20:]} (alt {alt[-20:]!r})")
+    assert count > 0
+    summary = {name: f"{len(found)}, e.g. {found[0]}" for name, found in missing.items()}
+    assert summary == {}, (
+        f"images without a meaningful alt (of {count}): {summary}. A figure takes its alt from "
+        "its title (llmbook.plotting.figure_alt): re-execute the chapter, or give the figure a "
+        "title or llmbook.plotting.describe(fig, ...)"
+    )
+
+
+def first_question(page):
+    question = page.locator(".llmbook-quiz .lbq-question").first
+    question.scroll_into_view_if_needed()
+    return question
+
+
+def feedback_of(question) -> tuple[str, str]:
+    box = question.locator(".lbq-feedback")
+    return " ".join(box.get_attribute("class").split()), box.inner_text()
+
+
+def answer_wrongly_then_rightly(question) -> list[tuple[str, str]]:
+    """Answer a question as a reader would, first wrongly, then rightly; the feedback each time."""
+    seen = []
+    if "lbq-numeric" in question.get_attribute("class"):
+        answer = float(question.get_attribute("data-answer"))
+        tolerance = float(question.get_attribute("data-tolerance"))
+        wrong = answer + max(1.0, 10 * tolerance, abs(answer))
+        for typed in (repr(wrong), question.get_attribute("data-answer")):
+            question.locator("input").fill(typed)
+            question.locator("button").click()
+            seen.append(feedback_of(question))
+        explanation = question.locator(".lbq-explanation").inner_text()
+        return [*seen, ("explanation", explanation)]
+    right = int(question.get_attribute("data-correct"))
+    wrong = 0 if right != 0 else 1
+    reasons = question.locator(".lbq-why")
+    for choice in (wrong, right):
+        question.locator("input[type=radio]").nth(choice).check()
+        seen.append(feedback_of(question))
+    return [
+        *seen,
+        ("explanations", reasons.nth(wrong).inner_text(), reasons.nth(right).inner_text()),
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")))
+def test_a_question_answers_back_without_a_kernel(browser, name):
+    page, problems = open_quietly(browser, HTML / "notebooks" / f"{name}.html", PHONE)
+    assert page.locator(".llmbook-quiz .lbq-question").count() >= 3, (
+        f"{name}: fewer than 3 questions"
+    )
+    question = first_question(page)
+    assert question.locator(".lbq-feedback").is_hidden()
+    (wrong_class, wrong_text), (right_class, right_text), explained = answer_wrongly_then_rightly(
+        question
+    )
+    assert wrong_class == "lbq-feedback lbq-wrong" and wrong_text.startswith("✗ Not quite.")
+    assert right_class == "lbq-feedback lbq-right" and right_text.startswith("✓ Right.")
+    if explained[0] == "explanation":  # a number: the explanation comes with the right answer
+        assert explained[1] in right_text
+    else:  # a choice: each answer brings its own explanation
+        assert explained[1] in wrong_text and explained[2] in right_text
+    assert question.locator("details").get_attribute("open") is None, "the answer unfolded itself"
+    page.close()
+    assert problems == [], f"{name}: {problems}"

@@ -180,7 +180,8 @@ def test_checkpoint_loads_with_weights_only_and_holds_everything(text: str, tmp_
     ckpt = torch.load(path, weights_only=True)
     assert {"model", "optimizer", "step", "config", "tokenizer", "rng"} <= ckpt.keys()
     assert set(ckpt["rng"][0]) >= {"torch", "numpy", "python", "data"}
-    assert ckpt["step"] == 6 and ckpt["config"]["n_embd"] == 16
+    assert ckpt["step"] == 6 and ckpt["model_config"]["n_embd"] == 16
+    assert ckpt["config"]["model"]["n_embd"] == 16  # TrainConfig carries the GPTConfig
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files
     json.loads((tmp_path / "log.json").read_text())
 

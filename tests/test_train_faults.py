@@ -286,13 +286,28 @@ BAD_VALUES: dict[str, st.SearchStrategy[str]] = {
     "tokenizer": st.text(max_size=8).filter(lambda s: s not in ("char", "bpe")),
     "dataset": st.text(max_size=8).filter(lambda s: s != "tinyshakespeare"),
     "precision": st.text(max_size=8).filter(lambda s: s not in train.PRECISIONS),
+    # the model settings beyond the shape (GPTConfig's, reached through TrainConfig.model)
+    **{
+        name: st.one_of(st.integers(max_value=0).map(str), NOT_INT)
+        for name in ("grad_accum", "n_kv_head", "mlp_hidden", "rope_original_context")
+    },
+    **{
+        name: st.one_of(reals(max_value=0.0), NON_FINITE)
+        for name in ("rope_base", "rope_scale", "rope_low_freq_factor", "rope_high_freq_factor")
+    },
+    "norm_eps": st.one_of(reals(max_value=-1e-12), NON_FINITE),
+    **{
+        name: st.text(max_size=8).filter(lambda s, ok=ok: s not in ok)
+        for name, ok in train.MODEL_CHOICES.items()
+    },
 }
 
 
 def test_every_value_flag_has_bad_values() -> None:
     """The table above covers every flag that takes a number or a choice."""
-    skipped = {"out_dir", "device", "bpe_vocab_size", "preset"}  # tested one by one below
-    flags = {f for f in TrainConfig.__dataclass_fields__ if f not in train.BOOL_FIELDS}
+    skipped = {"out_dir", "device", "bpe_vocab_size", "preset", "init_from"}  # tested below
+    names = {*TrainConfig.__dataclass_fields__, *train.MODEL_SETTINGS} - {"model"}
+    flags = {f for f in names if f not in train.BOOL_FIELDS and f not in ("tie_embeddings",)}
     assert flags - skipped == set(BAD_VALUES)
 
 

@@ -189,6 +189,8 @@ def test_one_at_a_time_combines_with_a_grid_of_the_others():
     assert explorer.frame_count == 2 * (1 + 7 + 7) == len(explorer.static_states())
     html = explorer.static_html()
     assert html.count('data-alone="1"') == 2
+    assert "Here x and y move one at a time" in html
+    assert "lbx-note" not in explore(draw_line, slope=(0, 1)).static_html()
 
 
 def test_one_at_a_time_must_name_controls():
@@ -276,8 +278,20 @@ def test_live_bundle_is_the_widget_view_plus_one_picture(monkeypatch):
     }
     assert MIME_TYPE not in data  # no frames drawn for nobody
     assert data["image/png"] and NOTE in data["text/plain"]
-    pixels = png_size(base64.b64decode(data["image/png"]))[0]
-    assert metadata["image/png"]["width"] == pytest.approx(pixels / SITE_DENSITY, abs=1)
+    pixels = png_size(base64.b64decode(data["image/png"]))[0]  # the widget's first picture
+    assert metadata["image/png"]["width"] == pytest.approx(pixels / LIVE_DENSITY, abs=1)
+
+
+def test_a_live_display_draws_the_default_state_once(monkeypatch):
+    monkeypatch.delenv(FRAMES_ENV, raising=False)
+    calls = []
+
+    def draw(slope):
+        calls.append(slope)
+        return draw_line(slope)
+
+    explore(draw, slope=Slider(0, 3, 1, value=2))._repr_mimebundle_()
+    assert calls == [2]
 
 
 def test_live_bundle_does_not_need_the_widgets_own_repr(monkeypatch):

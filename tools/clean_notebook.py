@@ -9,6 +9,10 @@ An output that truly varies (trained weights, CPU kinds) is marked in the cell's
 in its visible source: the tag ``nbval-ignore-output`` (which nbval obeys) together with the key
 ``nbval_ignore_reason`` saying why. This script refuses a notebook where one comes without the
 other, or where a visible ``NBVAL`` marker is left in a cell's source.
+
+It also refuses an explorer output without its precomputed states: the notebook was executed
+without ``LLMBOOK_EXPLORER_FRAMES=1`` (``make outputs`` sets it), and the site would show only
+the explorer's fallback picture.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from llmbook.widgets import MIME_TYPE, NOTE
 
 IGNORE_TAG = "nbval-ignore-output"
 REASON_KEY = "nbval_ignore_reason"
@@ -46,6 +52,22 @@ def drop_widget_views(cell: nbformat.NotebookNode) -> None:
         output.get("metadata", {}).pop(WIDGET_VIEW, None)
 
 
+def explorer_problems(cell: nbformat.NotebookNode) -> list[str]:
+    """An explorer output must hold the states the site shows."""
+    stateless = [
+        o
+        for o in cell.get("outputs", [])
+        if NOTE in "".join(o.get("data", {}).get("text/plain", ""))
+        and MIME_TYPE not in o.get("data", {})
+    ]
+    if not stateless:
+        return []
+    return [
+        "shows an explorer without its precomputed states; execute the notebook with "
+        "LLMBOOK_EXPLORER_FRAMES=1 in the environment (as `make outputs` does)"
+    ]
+
+
 def clean(path: Path) -> list[str]:
     """Tidy the notebook in place; return the marker problems found (cell number: problem)."""
     nb = nbformat.read(path, as_version=4)
@@ -54,7 +76,8 @@ def clean(path: Path) -> list[str]:
     for number, cell in enumerate(nb.cells, start=1):
         cell.metadata.pop("execution", None)
         drop_widget_views(cell)
-        found += [f"{path} cell {number} {p}" for p in marker_problems(cell)]
+        problems = marker_problems(cell) + explorer_problems(cell)
+        found += [f"{path} cell {number} {p}" for p in problems]
     nbformat.write(nb, path)
     return found
 

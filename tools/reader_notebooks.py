@@ -14,7 +14,8 @@ writes a copy of each notebook in which
   links to the website's page, ``{math}`` dollar math (which Colab and GitHub render as it is);
 * code cells hidden on the website (``remove-input``/``hide-input``) are folded in Colab with
   ``cellView: form`` under a ``#@title``;
-* outputs keep only the MIME types every viewer knows (the site's own types are dropped).
+* outputs keep only the MIME types every viewer knows (the site's own types are dropped), and
+  outputs the site removes (``remove-output``, such as the set-up cell's printout) are dropped.
 
 The sources stay MyST. The deploy workflow publishes the copies on the ``reader`` branch, and the
 site's Colab buttons open them there: this file is also the small Sphinx extension that rewrites
@@ -413,6 +414,8 @@ def reader_notebook(nb: nbformat.NotebookNode, book: Book, page: str) -> nbforma
         elif cell.cell_type == "code":
             fold_for_colab(cell)
             keep_standard_outputs(cell)
+            if "remove-output" in cell.metadata.get("tags", []):
+                cell.outputs = []  # the site hides it too (the set-up cell's printout)
     reader.cells.insert(0, banner(book, page))
     reader.metadata.pop("widgets", None)
     reader.metadata["colab"] = {"name": Path(page).name + ".ipynb", "toc_visible": True}
