@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -25,7 +23,11 @@ from pathlib import Path
 
 import torch
 import transformers
-from machine import cpu_model, write_result  # benchmarks/machine.py, beside this script
+from machine import (  # benchmarks/machine.py, beside this script
+    load_average,
+    machine_info,
+    write_result,
+)
 
 from llmbook.pretrained import from_pretrained
 
@@ -83,7 +85,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    load_at_start = [round(x, 2) for x in os.getloadavg()]
+    load_at_start = load_average()
 
     torch.manual_seed(0)
     hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(**HF_CONFIG)).eval()
@@ -125,15 +127,7 @@ def main() -> None:
             "torch": torch.__version__,
             "transformers": transformers.__version__,
         },
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "torch_threads": args.threads,
-            "processor": cpu_model(),
-            "platform": platform.platform(),
-            "load_average_at_start": load_at_start,
-            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-            "note": "a shared machine: absolute times vary from run to run, the ratio less",
-        },
+        "machine": machine_info(args.threads, load_at_start),
     }
     write_result(result, args.out)
     print(json.dumps(result, indent=2))

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
-from machine import cpu_model, write_result  # benchmarks/machine.py, beside this script
+from machine import machine_info, write_result  # benchmarks/machine.py, beside this script
 
 from llmbook.data import get_batch, load_text, train_val_split
 from llmbook.gpt import GPT, GPTConfig, param_count
@@ -104,12 +102,7 @@ def main() -> None:
         "train_tokens_available": len(train),
         "runs": runs,
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__},
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "torch_threads": args.threads,
-            "processor": cpu_model(),
-            "platform": platform.platform(),
-        },
+        "machine": machine_info(args.threads),
     }
     write_result(result, args.out)
     print(json.dumps({r["n_embd"]: r["final_val_loss"] for r in runs}))

@@ -33,11 +33,11 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from numbers import Real
+
+from llmbook.widgets import _check_number  # the explorers' check: a finite real number
 
 __all__ = ["MultipleChoice", "Numeric", "Option", "Quiz", "check_yourself"]
 
@@ -48,14 +48,6 @@ def _check_text(where: str, what: str, value: object) -> str:
     if not value.strip():
         raise ValueError(f"{where}: {what} must not be empty")
     return value.strip()
-
-
-def _check_number(where: str, what: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{where}: {what} must be a number, got {value!r}")
-    if not math.isfinite(float(value)):
-        raise ValueError(f"{where}: {what} must be finite, got {value!r}")
-    return float(value)
 
 
 def _short(text: str, limit: int = 40) -> str:

@@ -28,3 +28,11 @@ def shared_data_dir() -> Path:
         f"no {TINYSHAKESPEARE} in {[str(c) for c in candidates]}; "
         "set LLMBOOK_DATA_DIR to a folder holding it"
     )
+
+
+@pytest.fixture(scope="module")
+def text(shared_data_dir: Path) -> str:
+    """The first 40,000 characters of Tiny Shakespeare, for the training tests; code that loads
+    the text itself finds it through LLMBOOK_DATA_DIR."""
+    os.environ["LLMBOOK_DATA_DIR"] = str(shared_data_dir)
+    return (shared_data_dir / TINYSHAKESPEARE).read_text(encoding="utf-8")[:40_000]

@@ -35,8 +35,8 @@ TINY = dict(
 
 
 @pytest.fixture(scope="module")
-def run_dir(shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    text = (shared_data_dir / "tinyshakespeare.txt").read_text(encoding="utf-8")[:20_000]
+def run_dir(text: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    text = text[:20_000]
     out = tmp_path_factory.mktemp("run")
     train.train(train.config_from_preset("tiny-cpu", **TINY, out_dir=str(out)), text=text)
     return out

@@ -14,40 +14,16 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_training import TINY, tiny  # tests/tiny_training.py
 
 from llmbook import sample, train
 from llmbook.attention import attention
 from llmbook.checkpoint import CheckpointError, load_checkpoint
 from llmbook.gpt import GPT, GPTConfig
 from llmbook.norm import layer_norm
-from llmbook.train import TrainConfig, config_from_preset, lr_at, use_fused_layer_norm
+from llmbook.train import config_from_preset, lr_at, use_fused_layer_norm
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# A model small enough that a step takes a few milliseconds.
-TINY = dict(
-    n_layer=2,
-    n_head=2,
-    n_embd=16,
-    block_size=16,
-    batch_size=4,
-    max_steps=6,
-    warmup_steps=2,
-    eval_interval=3,
-    eval_batches=2,
-    quiet=True,
-    device="cpu",
-)
-
-
-@pytest.fixture(scope="module")
-def text(shared_data_dir: Path) -> str:
-    os.environ["LLMBOOK_DATA_DIR"] = str(shared_data_dir)
-    return (shared_data_dir / "tinyshakespeare.txt").read_text(encoding="utf-8")[:40_000]
-
-
-def tiny(**overrides: object) -> TrainConfig:
-    return config_from_preset("tiny-cpu", **{**TINY, **overrides})
 
 
 def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -5,45 +5,20 @@ diverging run stops without damaging its last checkpoint, and the precision suit
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tiny_training import TINY, flags, tiny  # tests/tiny_training.py
 
 from llmbook import train
 from llmbook.checkpoint import CheckpointError, load_checkpoint
 from llmbook.gpt import GPT
-from llmbook.train import TrainConfig, config_from_preset
+from llmbook.train import TrainConfig
 
-TINY = dict(
-    n_layer=2,
-    n_head=2,
-    n_embd=16,
-    block_size=16,
-    batch_size=4,
-    max_steps=6,
-    warmup_steps=2,
-    eval_interval=3,
-    eval_batches=2,
-    quiet=True,
-    device="cpu",
-)
-TINY_FLAGS = [
-    f"--{name.replace('_', '-')}={value}" for name, value in TINY.items() if name != "quiet"
-] + ["--quiet"]
-
-
-@pytest.fixture(scope="module")
-def text(shared_data_dir: Path) -> str:
-    os.environ["LLMBOOK_DATA_DIR"] = str(shared_data_dir)
-    return (shared_data_dir / "tinyshakespeare.txt").read_text(encoding="utf-8")[:40_000]
-
-
-def tiny(**overrides: object) -> TrainConfig:
-    return config_from_preset("tiny-cpu", **{**TINY, **overrides})
+TINY_FLAGS = flags(**TINY)
 
 
 def cli_error(argv: list[str], capsys: pytest.CaptureFixture) -> str:
@@ -307,8 +282,8 @@ def test_every_value_flag_has_bad_values() -> None:
     """The table above covers every flag that takes a number or a choice."""
     skipped = {"out_dir", "device", "bpe_vocab_size", "preset", "init_from"}  # tested below
     names = {*TrainConfig.__dataclass_fields__, *train.MODEL_SETTINGS} - {"model"}
-    flags = {f for f in names if f not in train.BOOL_FIELDS and f not in ("tie_embeddings",)}
-    assert flags - skipped == set(BAD_VALUES)
+    valued = {f for f in names if f not in train.BOOL_FIELDS and f not in ("tie_embeddings",)}
+    assert valued - skipped == set(BAD_VALUES)
 
 
 @settings(

@@ -3,37 +3,23 @@ local Hugging Face folder, gradient accumulation, the best checkpoint, and --hel
 
 from __future__ import annotations
 
-import os
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import torch
+from tiny_training import TINY, flags  # tests/tiny_training.py
 
 from llmbook import train
 from llmbook.checkpoint import load_checkpoint
 from llmbook.gpt import GPTConfig
 from llmbook.train import MODEL_SETTINGS, TrainConfig, config_from_preset
 
-TINY = dict(n_layer=2, n_head=4, n_embd=16, block_size=16, batch_size=4, max_steps=4,
-            warmup_steps=1, eval_interval=2, eval_batches=2, quiet=True, device="cpu")  # fmt: skip
+# Four heads, so that --n-kv-head 2 shares each key/value head between two.
+SMALL = {**TINY, "n_head": 4, "max_steps": 4, "warmup_steps": 1, "eval_interval": 2}
 LLAMA_FLAGS = ["--norm", "rmsnorm", "--mlp", "swiglu", "--position", "rope", "--n-kv-head", "2",
                "--no-bias", "--no-tie-embeddings", "--rope-scale", "8",
                "--rope-original-context", "8"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def text(shared_data_dir: Path) -> str:
-    os.environ["LLMBOOK_DATA_DIR"] = str(shared_data_dir)
-    return (shared_data_dir / "tinyshakespeare.txt").read_text(encoding="utf-8")[:20_000]
-
-
-def _flags(**settings: object) -> list[str]:
-    out = []
-    for name, value in settings.items():
-        flag = "--" + name.replace("_", "-")
-        out += [flag] if value is True else [flag, str(value)]
-    return out
 
 
 def test_train_config_carries_the_model_config() -> None:
@@ -54,7 +40,7 @@ def test_help_gives_every_flag_a_line_with_its_default(capsys: pytest.CaptureFix
 
 def test_llama_variant_flags_train_and_resume(text: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(train, "load_text", lambda name: text)
-    args = _flags(**TINY, out_dir=tmp_path) + LLAMA_FLAGS
+    args = flags(**SMALL, out_dir=tmp_path) + LLAMA_FLAGS
     assert train.main([*args, "--stop-at", "2"]) == 0
     saved = load_checkpoint(tmp_path / "ckpt.pt")["model_config"]
     assert (saved["norm"], saved["mlp"], saved["position"], saved["n_kv_head"]) == (
@@ -69,7 +55,7 @@ def test_llama_variant_flags_train_and_resume(text: str, tmp_path: Path, monkeyp
 
 
 def test_best_checkpoint_is_kept_beside_the_latest(text: str, tmp_path: Path) -> None:
-    result = train.train(config_from_preset("tiny-cpu", **TINY, out_dir=str(tmp_path)), text)
+    result = train.train(config_from_preset("tiny-cpu", **SMALL, out_dir=str(tmp_path)), text)
     best = load_checkpoint(tmp_path / train.BEST_NAME)
     losses = [e["val_loss"] for e in result.log]
     assert best["log"][-1]["val_loss"] == min(losses)
@@ -80,8 +66,8 @@ def test_best_checkpoint_is_kept_beside_the_latest(text: str, tmp_path: Path) ->
 def test_gradient_accumulation_equals_the_whole_batch(text: str) -> None:
     """Two micro-batches of 2 windows give the step of one batch of 4: the same windows (drawn
     in order from the same stream) and the mean of their gradients."""
-    whole = train.train(config_from_preset("tiny-cpu", **TINY), text)
-    split = train.train(config_from_preset("tiny-cpu", **TINY, grad_accum=2), text)
+    whole = train.train(config_from_preset("tiny-cpu", **SMALL), text)
+    split = train.train(config_from_preset("tiny-cpu", **SMALL, grad_accum=2), text)
     for (name, a), b in zip(whole.model.state_dict().items(), split.model.state_dict().values(),
                             strict=True):  # fmt: skip
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=name)
@@ -89,7 +75,7 @@ def test_gradient_accumulation_equals_the_whole_batch(text: str) -> None:
 
 def test_grad_accum_must_divide_the_batch() -> None:
     with pytest.raises(ValueError, match="grad_accum=3"):
-        config_from_preset("tiny-cpu", **TINY, grad_accum=3)
+        config_from_preset("tiny-cpu", **SMALL, grad_accum=3)
 
 
 @pytest.fixture(scope="module")
@@ -111,18 +97,18 @@ def test_init_from_a_local_folder_fine_tunes_it(gpt2_folder: Path, text: str) ->
     from llmbook.pretrained import from_pretrained
 
     start = from_pretrained(gpt2_folder)
-    config = config_from_preset("tiny-cpu", **TINY, init_from=str(gpt2_folder))
+    config = config_from_preset("tiny-cpu", **SMALL, init_from=str(gpt2_folder))
     result = train.train(config, text)
     assert result.model.config == GPTConfig(**{**vars(start.config), "dropout": 0.0})
     assert result.config.block_size == 32 and result.tokenizer.vocab_size == 300
     assert result.log[-1]["train_loss"] < result.log[0]["train_loss"]  # it learns
     tiny_steps = train.train(
-        config_from_preset("tiny-cpu", **{**TINY, "learning_rate": 1e-9, "min_lr": 0.0},
+        config_from_preset("tiny-cpu", **{**SMALL, "learning_rate": 1e-9, "min_lr": 0.0},
                            init_from=str(gpt2_folder)), text)  # fmt: skip
     torch.testing.assert_close(tiny_steps.model.wte.weight, start.wte.weight, atol=1e-6, rtol=0)
 
 
-def test_init_from_refuses_shape_flags(gpt2_folder: Path, capsys) -> None:
+def test_init_from_refuses_shapeflags(gpt2_folder: Path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         train.main(["--init-from", str(gpt2_folder), "--n-layer", "3"])
     assert exit_info.value.code == 2
