@@ -25,21 +25,24 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 COLAB_CELL = """\
-# Set-up: in Colab, or wherever this book's companion package `llmbook` is missing or another
-# release, install the release this edition of the book was written with. pip keeps every package
-# you already have that is recent enough; the last line prints the versions and the device.
+# Set-up: in Colab (google.colab), or wherever this book's companion package `llmbook` is missing
+# or another release, install the release this edition of the book was written with. pip keeps
+# every package you already have that is recent enough; the last line prints the versions and the
+# device.
 import subprocess
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 LLMBOOK = "{version}"
 try:
-    import llmbook
-except ImportError:
-    llmbook = None
-if llmbook is None or llmbook.__version__ != LLMBOOK:
+    installed = version("llmbook")
+except PackageNotFoundError:
+    installed = None
+if installed != LLMBOOK:
     release = "git+{url}@v" + LLMBOOK
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", release], check=True)
-    import llmbook
+
+import llmbook
 
 llmbook.versions()"""
 
