@@ -31,18 +31,18 @@ COLAB_CELL = """\
 # device.
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
 LLMBOOK = "{version}"
 try:
-    installed = version("llmbook")
-except PackageNotFoundError:
-    installed = None
-if installed != LLMBOOK:
+    import llmbook
+except ImportError:
+    llmbook = None
+if llmbook is None or llmbook.__version__ != LLMBOOK:
     release = "git+{url}@v" + LLMBOOK
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", release], check=True)
-
-import llmbook
+    for name in [m for m in sys.modules if m.split(".")[0] == "llmbook"]:
+        del sys.modules[name]  # forget an older release this kernel had imported
+    import llmbook
 
 llmbook.versions()"""
 
