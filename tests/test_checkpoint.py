@@ -15,30 +15,21 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny_training import TINY  # tests/tiny_training.py
 
 from llmbook import checkpoint, files, sample, train
 from llmbook.checkpoint import CheckpointError, load_checkpoint, save_atomic, validate_checkpoint
 
-TINY = dict(
-    n_layer=1,
-    n_head=2,
-    n_embd=8,
-    block_size=8,
-    batch_size=2,
-    max_steps=2,
-    warmup_steps=1,
-    eval_interval=2,
-    eval_batches=1,
-    quiet=True,
-    device="cpu",
-)
+# Smaller still: one layer, two steps; the checkpoint's contents are what these tests look at.
+TINIER = {**TINY, "n_layer": 1, "n_embd": 8, "block_size": 8, "batch_size": 2, "max_steps": 2,
+          "warmup_steps": 1, "eval_interval": 2, "eval_batches": 1}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def run_dir(text: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     text = text[:20_000]
     out = tmp_path_factory.mktemp("run")
-    train.train(train.config_from_preset("tiny-cpu", **TINY, out_dir=str(out)), text=text)
+    train.train(train.config_from_preset("tiny-cpu", **TINIER, out_dir=str(out)), text=text)
     return out
 
 
@@ -131,7 +122,7 @@ def test_resuming_without_the_resume_state_is_refused(
     load_checkpoint(tmp_path / "ckpt.pt")  # enough to sample from
     text = (shared_data_dir / "tinyshakespeare.txt").read_text(encoding="utf-8")[:20_000]
     config = train.config_from_preset(
-        "tiny-cpu", **{**TINY, "max_steps": 4}, out_dir=str(tmp_path), resume=True
+        "tiny-cpu", **{**TINIER, "max_steps": 4}, out_dir=str(tmp_path), resume=True
     )
     with pytest.raises(CheckpointError, match=str(tmp_path / "ckpt.pt")):
         train.train(config, text=text)
