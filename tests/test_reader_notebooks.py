@@ -17,6 +17,7 @@ from reader_notebooks import (  # noqa: E402
     Converter,
     colab_reader_url,
     load_book,
+    names_only_removed_cells_define,
     reader_notebook,
     write_reader_notebooks,
 )
@@ -97,7 +98,44 @@ def test_set_up_cell_is_folded_in_colab_and_code_kept(book, path):
     assert first.metadata["cellView"] == "form"
     assert first.source == "#@title Set-up\n" + original.source
     assert first.outputs == [], "the printout of the machine that stored the outputs is dropped"
-    assert len(reader.cells) == len(nb.cells) + 1  # the banner that links the website
+    kept = [c for c in nb.cells if "remove-cell" not in c.metadata.get("tags", [])]
+    assert len(reader.cells) == len(kept) + 1  # the banner that links the website
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
+def test_reader_notebook_leaves_out_what_the_site_removes(book, path):
+    nb = nbformat.read(ROOT / path, as_version=4)
+    reader = reader_notebook(nb, book, path.with_suffix("").as_posix())
+    assert [c for c in reader.cells if "remove-cell" in c.metadata.get("tags", [])] == []
+    removed = [c.source for c in nb.cells if "remove-cell" in c.metadata.get("tags", [])]
+    shown = [c.source for c in reader.cells]
+    assert [s for s in removed if s in shown] == []
+    # and nothing a reader runs needed them
+    assert names_only_removed_cells_define(nb) == {}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
+def test_no_answer_shows_outside_a_folded_solution(book, path):
+    """After the first exercise, the reader notebook holds no code: answers sit in solutions."""
+    nb = nbformat.read(ROOT / path, as_version=4)
+    reader = reader_notebook(nb, book, path.with_suffix("").as_posix())
+    first = next(
+        i
+        for i, c in enumerate(reader.cells)
+        if c.source.startswith("**Exercise 1**") or "\n**Exercise 1**" in c.source
+    )
+    code_after = [c.source[:60] for c in reader.cells[first:] if c.cell_type == "code"]
+    assert code_after == []
+
+
+def test_a_kept_cell_that_needs_a_removed_one_is_found():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("import math\nanswer = 2", metadata={"tags": ["remove-cell"]}),
+        nbformat.v4.new_code_cell("%matplotlib inline\ny = x + answer\nprint(math.pi)"),
+    ]
+    assert names_only_removed_cells_define(nb) == {2: {"answer", "math"}}
 
 
 def test_citations_link_to_the_references_page(book):

@@ -15,7 +15,11 @@ writes a copy of each notebook in which
 * code cells hidden on the website (``remove-input``/``hide-input``) are folded in Colab with
   ``cellView: form`` under a ``#@title``;
 * outputs keep only the MIME types every viewer knows (the site's own types are dropped), and
-  outputs the site removes (``remove-output``, such as the set-up cell's printout) are dropped.
+  outputs the site removes (``remove-output``, such as the set-up cell's printout) are dropped;
+* cells the site removes (``remove-cell``: the checks that recompute the numbers the text and
+  the solutions quote) are left out, so no answer shows outside its folded solution and "Run
+  all" does not redo the checks. No cell a reader keeps may use a name that only a removed cell
+  defines (:func:`names_only_removed_cells_define` finds any).
 
 The sources stay MyST. The deploy workflow publishes the copies on the ``reader`` branch, and the
 site's Colab buttons open them there: this file is also the small Sphinx extension that rewrites
@@ -25,6 +29,7 @@ those buttons (``sphinx: local_extensions`` in ``_config.yml``).
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import re
 import sys
@@ -65,6 +70,7 @@ STANDARD_MIME = {
     "application/json",
 }
 HIDDEN_CODE_TAGS = {"remove-input", "hide-input", "hide-cell"}
+REMOVED_TAG = "remove-cell"
 
 OPENING = re.compile(r"^(?P<indent> {0,3})(?P<fence>:{3,}|`{3,}|~{3,})(?P<info>.*)$")
 DIRECTIVE = re.compile(r"^\{(?P<name>[\w:-]+)\}\s*(?P<arg>.*)$")
@@ -404,9 +410,54 @@ def banner(book: Book, page: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_markdown_cell(text, metadata={"tags": ["reader-banner"]})
 
 
+def is_removed(cell: nbformat.NotebookNode) -> bool:
+    """Whether the site leaves the cell out (and so do the reader notebooks)."""
+    return REMOVED_TAG in cell.metadata.get("tags", [])
+
+
+def _assigned_and_read(source: str) -> tuple[set[str], set[str]]:
+    """The names a code cell binds and the names it reads (IPython magics skipped)."""
+    code = "\n".join(
+        line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
+    )
+    bound: set[str] = set()
+    read: set[str] = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else read).add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return bound, read
+
+
+def names_only_removed_cells_define(nb: nbformat.NotebookNode) -> dict[int, set[str]]:
+    """Kept code cells (by index) that read a name only a removed cell has bound before them.
+
+    Empty for every chapter: leaving the removed cells out cannot break "Run all".
+    """
+    kept_bound: set[str] = set()
+    removed_bound: set[str] = set()
+    broken: dict[int, set[str]] = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        bound, read = _assigned_and_read(cell.source)
+        if is_removed(cell):
+            removed_bound |= bound
+            continue
+        missing = (read & removed_bound) - kept_bound
+        if missing:
+            broken[index] = missing
+        kept_bound |= bound
+    return broken
+
+
 def reader_notebook(nb: nbformat.NotebookNode, book: Book, page: str) -> nbformat.NotebookNode:
     """A copy of the chapter for Colab and GitHub: plain Markdown, folded plumbing."""
     reader = copy.deepcopy(nb)
+    reader.cells = [cell for cell in reader.cells if not is_removed(cell)]
     converter = Converter(book, page)
     for cell in reader.cells:
         if cell.cell_type == "markdown":
