@@ -81,6 +81,11 @@ def _check_number(name: str, what: str, value: object) -> float:
     return float(value)
 
 
+def _decimals_of(x: float) -> int:
+    """The fewest decimals that write ``x`` exactly (up to 10): 0.005 -> 3, 2.0 -> 0."""
+    return next((d for d in range(11) if abs(round(x, d) - x) <= 1e-12 * max(1.0, abs(x))), 10)
+
+
 def _fmt(value: Any) -> str:
     """Short label for a value: 0.1 + 0.2 prints as 0.3, 4.0 as 4."""
     if isinstance(value, float):
@@ -134,6 +139,21 @@ class Slider:
     @property
     def is_integer(self) -> bool:
         return all(float(x).is_integer() for x in (self.start, self.stop, self.step))
+
+    @property
+    def decimals(self) -> int:
+        """Decimals a readout needs so that neighbouring positions read differently.
+
+        >>> Slider(0, 0.1, 0.005).decimals, Slider(0.05, 1, 0.1).decimals, Slider(0, 9).decimals
+        (3, 2, 0)
+        """
+        if self.is_integer:
+            return 0
+        return max(_decimals_of(float(self.step)), _decimals_of(float(self.start)))
+
+    def readout(self, value: float) -> str:
+        """The slider's readout for a value, the same live and on the site: 0.005 -> '0.005'."""
+        return f"{value:.{self.decimals}f}"
 
     def count(self) -> int:
         """How many values the slider can take, by arithmetic (nothing is listed)."""
@@ -289,7 +309,7 @@ def _value_labels(control: Control) -> list[str]:
         return ["off", "on"]
     if isinstance(control, Choice):
         return [control.label_of(v) for v in control.static_values()]
-    return [_fmt(v) for v in control.static_values()]
+    return [control.readout(v) for v in control.static_values()]
 
 
 # ---- pictures -------------------------------------------------------------------------------
@@ -611,8 +631,12 @@ class Explorer:
                 description=description,
                 style=style,
             )
-        slider = w.IntSlider if control.is_integer else w.FloatSlider
+        if control.is_integer:
+            slider, readout = w.IntSlider, {}
+        else:  # as many decimals as the step needs, like the site's readout
+            slider, readout = w.FloatSlider, {"readout_format": f".{control.decimals}f"}
         return slider(
+            **readout,
             min=control.start,
             max=control.stop,
             step=control.step,

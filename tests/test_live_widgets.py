@@ -7,6 +7,7 @@ Colab-like environment, `make colab-test`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
@@ -73,3 +74,67 @@ def test_display_names_the_live_widget_by_its_model_id(recorded, monkeypatch):
     view = data["application/vnd.jupyter.widget-view+json"]
     assert view["model_id"] == explorer.widget().model_id
     assert "image/png" in data or "text/html" in data
+
+
+# --- readouts: neighbouring positions never read the same -----------------------------------
+
+
+def book_sliders() -> list[tuple[str, Slider]]:
+    """Every Slider(...) the chapters build with literal arguments, as (chapter, slider)."""
+    import ast
+    import json
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "tools"))
+    from toc_notebooks import toc_notebooks
+
+    found = []
+    for path in toc_notebooks(root / "_toc.yml"):
+        nb = json.loads((root / path).read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            code = "".join(cell["source"])
+            lines = [ln for ln in code.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+            for node in ast.walk(ast.parse("\n".join(lines))):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Slider":
+                    keywords = [k for k in node.keywords if k.arg in ("value", "step")]
+                    try:
+                        args = [ast.literal_eval(a) for a in node.args]
+                        kwargs = {k.arg: ast.literal_eval(k.value) for k in keywords}
+                    except ValueError:
+                        continue  # built from a variable: covered by the rule, not listed
+                    found.append((path.stem, Slider(*args, **kwargs)))
+    return found
+
+
+BOOK_SLIDERS = book_sliders()
+
+
+def test_the_book_has_sliders_to_check():
+    assert len(BOOK_SLIDERS) >= 15
+
+
+@pytest.mark.parametrize(("chapter", "slider"), BOOK_SLIDERS, ids=lambda x: str(x)[:40])
+def test_every_live_readout_tells_neighbouring_steps_apart(chapter, slider):
+    few_states = replace(slider, static=2)  # the site's states do not change the live slider
+    control = explore(lambda **_: "<p></p>", s=few_states).widget().children[0].children[0]
+    values = slider.live_values()
+    if isinstance(control, w.FloatSlider):
+        readouts = [format(v, control.readout_format) for v in values]
+    else:
+        readouts = [str(v) for v in values]
+    assert len(set(readouts)) == len(values), f"{chapter}: {readouts}"
+    assert readouts == [slider.readout(v) for v in values], "live and site read the same"
+
+
+def test_a_half_hundredth_step_reads_three_decimals():
+    slider = Slider(0, 0.05, 0.005, value=0.01)
+    assert [slider.readout(v) for v in slider.live_values()[:4]] == [
+        "0.000",
+        "0.005",
+        "0.010",
+        "0.015",
+    ]
