@@ -348,10 +348,36 @@ def figure_picture(fig: Figure, density: float = 1.0, colors: int | None = None)
     width, height = image.size
     if colors is not None:
         small = io.BytesIO()
-        reduced = image.convert("RGB").quantize(colors, method=Image.Quantize.MEDIANCUT)
-        reduced.save(small, format="png", optimize=True)
+        with_house_colors(image.convert("RGB"), colors).save(small, format="png", optimize=True)
         png = small.getvalue()
     return Picture(png, round(width / density), round(height / density))
+
+
+def house_colors() -> list[tuple[int, int, int]]:
+    """Every colour of the book's house style (:mod:`llmbook.plotting`), black and white."""
+    from matplotlib.colors import to_rgb
+
+    from llmbook import plotting
+
+    named = [*plotting.COLORS.values(), *plotting.SEQUENCE, "#000000", "#ffffff"]
+    rgb = [tuple(round(255 * c) for c in to_rgb(color)) for color in named]
+    return list(dict.fromkeys(rgb))  # type: ignore[arg-type]
+
+
+def with_house_colors(image: Image.Image, colors: int) -> Image.Image:
+    """``image`` in a palette of its ``colors`` most typical colours plus the house colours.
+
+    A palette made from the picture alone shifts flat colours (chapter 4's pink highlight came
+    out red, the colour of a positive number); with the house colours in the palette, and no
+    dithering, every pixel drawn in a house colour keeps it exactly.
+    """
+    adaptive = image.quantize(colors, method=Image.Quantize.MEDIANCUT).getpalette() or []
+    picked = [tuple(adaptive[i : i + 3]) for i in range(0, min(len(adaptive), 3 * colors), 3)]
+    palette = list(dict.fromkeys([*house_colors(), *picked]))[:256]
+    palette += [palette[0]] * (256 - len(palette))  # pad with a colour already there
+    holder = Image.new("P", (1, 1))
+    holder.putpalette([channel for color in palette for channel in color])
+    return image.quantize(palette=holder, dither=Image.Dither.NONE)
 
 
 def _render(
@@ -591,16 +617,14 @@ class Explorer:
 
     # ---- one picture for viewers that run nothing -----------------------------------------
     def _default_frame(self) -> Frame:
-        """The default state's frame: from the stored states or the live widget, else drawn now."""
-        if self._payload is None and self._first_live_frame is not None:
+        """The default state's frame at :data:`LIVE_DENSITY`: the live widget's first, or drawn.
+
+        It is what every viewer that runs nothing shows, so it is as sharp as the live picture
+        (a 2x screen shows it crisp) in the house palette, which keeps the colour key exact.
+        """
+        if self._first_live_frame is not None:
             return self._first_live_frame
-        if self._payload is not None:
-            state = list(self.defaults().values())
-            stored = next(f for f in self._payload["frames"] if f["state"] == state)
-            if "png" not in stored:
-                return stored["html"]
-            return Picture(base64.b64decode(stored["png"]), stored["width"], stored["height"])
-        return _render(self.draw, self.initial_values(), SITE_DENSITY, PALETTE_COLORS)
+        return _render(self.draw, self.initial_values(), LIVE_DENSITY, PALETTE_COLORS)
 
     def _fallback(self) -> tuple[dict[str, Any], dict[str, Any]]:
         frame = self._default_frame()

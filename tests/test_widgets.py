@@ -22,6 +22,7 @@ import time
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -40,6 +41,7 @@ from llmbook.widgets import (
     explore,
     explorer_html,
     figure_picture,
+    house_colors,
 )
 
 
@@ -318,9 +320,12 @@ def test_book_outputs_store_the_states_and_one_picture_but_no_widget(monkeypatch
     assert [f["state"] for f in payload["frames"]] == [[0], [1], [2]]
     assert payload["controls"][0]["labels"] == ["0", "1", "2"]
     assert payload["controls"][0]["default"] == 1 and payload["controls"][0]["steps_of"] == 3
-    assert data["image/png"] == payload["frames"][1]["png"]  # the default state
-    assert metadata == {"image/png": {"width": payload["frames"][1]["width"],
-                                      "height": payload["frames"][1]["height"]}}  # fmt: skip
+    default = payload["frames"][1]  # the default state, drawn again at twice the density
+    shown = metadata["image/png"]  # CSS pixels: the frame's, within the tight box's rounding
+    assert shown["width"] == pytest.approx(default["width"], abs=3)
+    assert shown["height"] == pytest.approx(default["height"], abs=3)
+    fallback = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
+    assert fallback.size == pytest.approx((2 * shown["width"], 2 * shown["height"]), abs=1)
     assert explorer_html(json.loads(json.dumps(payload))) == explorer.static_html()
 
 
@@ -342,8 +347,27 @@ def test_stored_outputs_are_the_same_bytes_every_run():
 def test_site_frames_use_a_reduced_palette():
     picture = figure_picture(draw_line(1.0), density=1.5, colors=PALETTE_COLORS)
     image = Image.open(io.BytesIO(picture.png))
-    assert image.mode == "P" and len(image.getcolors()) <= PALETTE_COLORS
+    assert image.mode == "P" and len(image.getcolors()) <= PALETTE_COLORS + len(house_colors())
     assert image.size[0] == pytest.approx(1.5 * picture.width, abs=1)
+
+
+def test_every_house_colour_survives_the_reduced_palette():
+    """Flat areas in a house colour keep it exactly (a pink highlight must not turn red)."""
+    from matplotlib.colors import to_hex
+
+    from llmbook import plotting
+
+    named = [*plotting.COLORS.values(), *plotting.SEQUENCE]
+    fig, ax = plt.subplots(figsize=(4, 1))
+    for k, color in enumerate(named):
+        ax.add_patch(plt.Rectangle((k, 0), 1, 1, color=color))
+    ax.imshow(np.linspace(-1, 1, 400).reshape(4, 100), cmap="RdBu_r", extent=(0, len(named), 1, 2))
+    ax.set(xlim=(0, len(named)), ylim=(0, 2))
+    ax.axis("off")
+    picture = figure_picture(fig, density=1, colors=PALETTE_COLORS)
+    image = Image.open(io.BytesIO(picture.png)).convert("RGB")
+    found = {to_hex([c / 255 for c in rgb]) for _, rgb in image.getcolors(1 << 16)}
+    assert {c.lower() for c in named} <= found
 
 
 def test_drawing_leaves_no_open_figures():
