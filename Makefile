@@ -15,6 +15,9 @@ COLAB_PYTHON ?= python3.11
 COLAB_VENV := .venv-colab
 COLAB_INSTALLED := $(COLAB_VENV)/.installed
 VENDORED := _vendor/.vendored
+# JupyterLab settings for `make lab`: save the widget state with the notebook, so a chapter that
+# was run, saved and reopened shows each explorer's controls and last picture, not an error.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 NOTEBOOKS = $(shell $(BIN)/python tools/toc_notebooks.py)
 # The same environment for `make outputs` and nbval, so stored outputs are what nbval sees;
 # LLMBOOK_EXPLORER_FRAMES=1 makes every explorer store its precomputed states for the site.
@@ -74,13 +77,17 @@ colab-test: $(COLAB_INSTALLED)
 	  tests/test_live_widgets.py tests/test_colab.py
 
 # Chapter 1 opened, unexecuted and untrusted, in JupyterLab in headless Chromium.
-lab-test: $(INSTALLED) browser
+lab-test: $(INSTALLED) $(LAB_SETTINGS) browser
 	$(BIN)/python -m pytest tests/test_jupyterlab.py
 
 test: lint unit nbval site browser lab-test colab-test
 	$(BIN)/python -m pytest -m site
 
-lab: $(INSTALLED)
+$(LAB_SETTINGS): tools/jupyterlab/overrides.json $(INSTALLED)
+	mkdir -p $(dir $@)
+	cp $< $@
+
+lab: $(INSTALLED) $(LAB_SETTINGS)
 	$(BIN)/jupyter lab notebooks/
 
 reader: $(INSTALLED)

@@ -20,7 +20,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,13 +56,33 @@ def wait_until_serving(url: str, server: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"JupyterLab did not answer within {START_TIMEOUT_S} s: {log.read_text()[-2000:]}")
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a JupyterLab serving an untrusted copy of chapter 1."""
-    home = tmp_path_factory.mktemp("lab")
+def run_and_save(chapter: Path, target: Path) -> None:
+    """The chapter as a reader leaves it: run with live widgets, saved with the widget state.
+
+    `make lab` sets JupyterLab to save the widget state (tools/jupyterlab/overrides.json), as
+    nbclient does here.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(chapter, as_version=4)
+    env_before = os.environ.pop("LLMBOOK_EXPLORER_FRAMES", None)  # live widgets, not site states
+    try:
+        NotebookClient(
+            nb, timeout=600, resources={"metadata": {"path": str(target.parent)}}
+        ).execute()
+    finally:
+        if env_before is not None:
+            os.environ["LLMBOOK_EXPLORER_FRAMES"] = env_before
+    assert "widgets" in nb.metadata, "the saved chapter holds its widget state"
+    nbformat.write(nb, target)
+
+
+@contextmanager
+def serving(home: Path, notebook: Path) -> Iterator[str]:
+    """The URL of a JupyterLab, set up as `make lab` sets it, serving an untrusted `notebook`."""
     notebooks, settings = home / "notebooks", home / "settings"
-    notebooks.mkdir()
-    shutil.copy(CHAPTER, notebooks / CHAPTER.name)
+    notebooks.mkdir(exist_ok=True)
     # render every cell, not only those scrolled into view (JupyterLab 4 windowing)
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
@@ -91,7 +113,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(f"{base}/api/status?token={TOKEN}", server, log)
-        yield f"{base}/lab/tree/{CHAPTER.name}?token={TOKEN}"
+        yield f"{base}/lab/tree/{notebook.name}?token={TOKEN}"
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -102,7 +124,30 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(lab: str):
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a JupyterLab serving an untrusted copy of chapter 1, as committed."""
+    home = tmp_path_factory.mktemp("lab")
+    (home / "notebooks").mkdir()
+    shutil.copy(CHAPTER, home / "notebooks" / CHAPTER.name)
+    with serving(home, CHAPTER) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def reopened_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a JupyterLab reopening chapter 1 after a reader ran and saved it."""
+    overrides = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    saved = json.loads(overrides.read_text(encoding="utf-8"))  # installed by `make lab`
+    assert saved["@jupyter-widgets/jupyterlab-manager:plugin"]["saveState"] is True
+    home = tmp_path_factory.mktemp("reopened")
+    (home / "notebooks").mkdir()
+    run_and_save(CHAPTER, home / "notebooks" / CHAPTER.name)
+    with serving(home, CHAPTER) as url:
+        yield url
+
+
+@contextmanager
+def browser_page(url: str) -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -111,11 +156,23 @@ def page(lab: str):
         browser = p.chromium.launch(executable_path=chromium, args=args)
         tab = browser.new_page(viewport={"width": 1280, "height": 1600})
         tab.set_default_timeout(60_000)
-        tab.goto(lab)
+        tab.goto(url)
         tab.wait_for_selector(".jp-Notebook .myst-admonition")
-        tab.wait_for_timeout(2_000)  # let the last cells and images settle
+        tab.wait_for_timeout(4_000)  # let the last cells, images and widget states settle
         yield tab
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab: str):
+    with browser_page(lab) as tab:
+        yield tab
+
+
+@pytest.fixture(scope="module")
+def reopened_page(reopened_lab: str):
+    with browser_page(reopened_lab) as tab:
+        yield tab
 
 
 def chapter_source() -> dict:
@@ -146,7 +203,7 @@ def test_myst_renders_callouts_exercises_and_folded_solutions(page):
     page.screenshot(path=str(SCREENSHOTS / "01_exercises.png"))
 
 
-def test_each_explorer_shows_one_figure_and_no_error(page):
+def each_explorer_shows_one_figure_and_no_error(page: Any, screenshot: str) -> None:
     sources = ["".join(c["source"]) for c in chapter_source()["cells"]]
     explorer_cells = [k for k, s in enumerate(sources) if "explore(" in s]
     assert explorer_cells, "chapter 1 has no explorer"
@@ -162,4 +219,12 @@ def test_each_explorer_shows_one_figure_and_no_error(page):
     assert not ERROR_TEXT.search(every_output)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     cells.nth(explorer_cells[0]).scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / "01_explorer.png"))
+    page.screenshot(path=str(SCREENSHOTS / screenshot))
+
+
+def test_each_explorer_shows_one_figure_and_no_error(page):
+    each_explorer_shows_one_figure_and_no_error(page, "01_explorer.png")
+
+
+def test_a_run_saved_and_reopened_chapter_shows_pictures_not_errors(reopened_page):
+    each_explorer_shows_one_figure_and_no_error(reopened_page, "01_reopened_explorer.png")

@@ -63,3 +63,12 @@ def test_jupyterlab_renders_myst_through_a_pinned_extension():
     makefile = read("Makefile")
     for target in ("reader:", "lab:", "colab-test:", "lab-test:"):
         assert f"\n{target}" in makefile
+
+
+def test_the_notebooks_folder_says_where_to_read_and_run_the_chapters():
+    """GitHub shows notebooks/README.md under the MyST sources: it points to the readable copies."""
+    readme = (ROOT / "notebooks" / "README.md").read_text(encoding="utf-8")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    assert config["html"]["baseurl"] in readme
+    assert f"{config['repository']['url']}/tree/reader/notebooks" in readme
+    assert "make lab" in readme and "make reader" in readme
