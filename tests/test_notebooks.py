@@ -260,3 +260,21 @@ def test_solutions_quote_only_numbers_the_chapter_computes(path):
         f"{path}: a solution quotes {unbacked}, which no code cell computes or asserts; "
         "print the number from code (or assert it) in the chapter"
     )
+
+
+TORCH_WORK = re.compile(r"\.backward\(\)|torch\.optim\.|train_nextchar\(|config_from_preset\(")
+"""A cell that trains or differentiates with torch, directly or through llmbook."""
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
+def test_torch_threads_are_set_before_any_torch_training(path):
+    """torch's default is one thread per core: numbers would depend on the machine, and two
+    threads on two cores crawl when another process keeps one busy. Chapters set it themselves."""
+    sources = ["".join(c["source"]) for c in code_cells(load(path))]
+    first_work = next((k for k, s in enumerate(sources) if TORCH_WORK.search(s)), None)
+    if first_work is None:
+        return
+    threads = [k for k, s in enumerate(sources) if "torch.set_num_threads(" in s]
+    assert threads and threads[0] <= first_work, (
+        f"cell {first_work} trains with torch before any torch.set_num_threads(...)"
+    )
