@@ -4,6 +4,7 @@
 #   make lab       JupyterLab on the notebooks (MyST rendered by jupyterlab-myst)
 #   make reader    the reader notebooks for Colab and GitHub (plain Markdown) into _build/reader
 #   make outputs   re-execute every notebook in place, the way nbval re-runs them
+#   make nbval-portable  strict nbval with portable CPU kernels (a stand-in for another CPU)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -28,7 +29,7 @@ JB_FLAGS := -W -n --keep-going
 NBVAL_FLAGS := -p no:cacheprovider -p tools.nbval_reader_view --nbval --nbval-current-env \
   --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=600 -o addopts=""
 
-.PHONY: book test lint unit nbval site browser lab lab-test colab-venv colab-test reader outputs clean venv
+.PHONY: book test lint unit nbval nbval-portable site browser lab lab-test colab-venv colab-test reader outputs clean venv
 
 venv: $(INSTALLED)
 $(INSTALLED): requirements.txt pyproject.toml
@@ -67,6 +68,12 @@ unit: $(INSTALLED)
 
 nbval: $(INSTALLED)
 	$(NB_ENV) $(BIN)/python -m pytest $(NBVAL_FLAGS) $(NOTEBOOKS)
+
+# The same strict nbval with torch's and MKL's portable kernels instead of this CPU's fastest
+# ones: a stand-in for another CPU. A printed number that changes here would change there too.
+nbval-portable: $(INSTALLED)
+	ATEN_CPU_CAPABILITY=default DNNL_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
+	  $(NB_ENV) $(BIN)/python -m pytest $(NBVAL_FLAGS) $(NOTEBOOKS)
 
 browser: $(INSTALLED)
 	bash tools/get_browser.sh
