@@ -13,7 +13,7 @@ modules that own the weight matrices Wq, Wk, Wv (`SelfAttentionHead`, `CausalSel
 have two paths: the fused `F.scaled_dot_product_attention` (fast; flash kernels on CUDA) and the
 manual path through `attention` (the one the chapters teach). The tests assert that both paths
 agree with each other and with `torch.nn.MultiheadAttention`. `CausalSelfAttention` also takes
-rotary embeddings and a `KVCache` (chapter 15, Beyond the article).
+rotary embeddings (chapter 15, The Llama block) and a `KVCache` (chapter 16, Generation and scale).
 
 The masks follow torch's conventions, so code moves between the two unchanged:
 
@@ -333,7 +333,7 @@ class CausalSelfAttention(nn.Module):
 class KVCache:
     """The keys and values one attention layer has computed so far, for fast generation.
 
-    Built in chapter 15, Beyond the article. Generating token t+1 needs the keys and values of
+    Built in chapter 16, Generation and scale. Generating token t+1 needs the keys and values of
     tokens 0..t; they do not change when a token is appended (the mask stops earlier tokens
     from seeing later ones), so each layer keeps them instead of computing them again.
     Stored before grouped-query copying: (B, n_kv_head, S, hs) each.

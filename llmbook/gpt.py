@@ -15,7 +15,7 @@ where each Block is two residual lines with the norm first ("pre-norm"):
 The output layer shares its matrix with the token embedding (weight tying), so a token's
 embedding is also the direction its score is read along.
 
-Chapter 15, Beyond the article, adds the pieces that turn this GPT-2-style model into a
+Chapter 15, The Llama block, adds the pieces that turn this GPT-2-style model into a
 Llama-style one, each a switch of `GPTConfig` whose default keeps GPT-2's choice:
 
     norm="rmsnorm"      RMSNorm instead of LayerNorm

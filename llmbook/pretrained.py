@@ -1,6 +1,6 @@
 """Real checkpoints in the book's GPT: GPT-2 and Llama-architecture models from Hugging Face.
 
-Chapter 15, Beyond the article, shows that `llmbook.gpt.GPT` is the real architecture: GPT-2's
+Chapter 15, The Llama block, shows that `llmbook.gpt.GPT` is the real architecture: GPT-2's
 released weights and those of Llama-family models (Llama 3.x, SmolLM2, TinyLlama and the like)
 fit it once their names are translated.
 

@@ -1,6 +1,6 @@
 """Generate text from a trained GPT: load a checkpoint, encode a prompt, sample, decode.
 
-Built in chapter 13, The GPT architecture; pretrained models in chapter 15, Beyond the article.
+Built in chapter 13, The GPT architecture; pretrained models in chapter 15, The Llama block.
 
     python -m llmbook.sample --checkpoint out/ckpt.pt --prompt "ROMEO:" --temperature 0.8 \\
         --top-k 20 --seed 1 --max-new-tokens 300

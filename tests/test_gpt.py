@@ -1,5 +1,6 @@
 """The GPT: parameter counts, both attention paths, a forward pass by hand, sampling, training,
-and the modern variants of chapter 15 (RMSNorm, SwiGLU, RoPE, grouped-query, KV cache, top-p)."""
+and the modern variants of chapters 15 and 16 (RMSNorm, SwiGLU, RoPE, grouped-query attention,
+the KV cache, top-p)."""
 
 from __future__ import annotations
 
@@ -254,7 +255,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
         model.generate(start, 3, top_k=0)
 
 
-# --- chapter 15: the modern variants, the KV cache and sampling ----------------------------
+# --- chapters 15 and 16: the modern variants, the KV cache and sampling -------------------
 
 SMALL = {"vocab_size": 13, "block_size": 12, "n_layer": 2, "n_head": 4, "n_embd": 16}
 LLAMA_STYLE = {

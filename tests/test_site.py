@@ -393,3 +393,36 @@ def test_a_question_answers_back_without_a_kernel(browser, name):
     assert question.locator("details").get_attribute("open") is None, "the answer unfolded itself"
     page.close()
     assert problems == [], f"{name}: {problems}"
+
+
+# --- chapter 16's budget explorer: every control moves the picture ----------------------------
+
+
+def test_budget_explorer_moves_with_each_of_its_controls(browser):
+    chapter = HTML / "notebooks" / "16_generation_and_scale.html"
+    page, problems = open_quietly(browser, chapter, {"width": 1100, "height": 1400})
+    box = page.locator(".llmbook-explore", has=page.locator('[data-name="log10_budget"]'))
+    assert box.count() == 1, "chapter 16 has no budget explorer"
+    box.scroll_into_view_if_needed()
+
+    def shown():
+        frame = box.locator(".lbx-frame:not([hidden])")
+        assert frame.count() == 1
+        return frame.get_attribute("data-index"), frame.get_attribute("alt")
+
+    controls = box.locator("[data-control]")
+    names = [controls.nth(k).get_attribute("data-name") for k in range(controls.count())]
+    assert names == ["log10_budget", "log10_ratio"]
+    moves = {"log10_budget": ("0", "18"), "log10_ratio": ("14", "3.5")}  # to 10^18, to 10^3.5
+    for k, name in enumerate(names):
+        control = controls.nth(k)
+        before = shown()
+        position, label = moves[name]
+        control.fill(position)
+        after = shown()
+        assert after[0] != before[0], f"moving {name} did not change the frame"
+        readout = control.locator("xpath=following-sibling::output").inner_text()
+        assert readout == label, f"{name} reads {readout!r} at position {position}"
+        assert f"^ {label}" in after[1], f"the frame shown is not {name} = {label}: {after[1]}"
+    page.close()
+    assert problems == [], problems
