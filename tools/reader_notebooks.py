@@ -447,7 +447,7 @@ def names_only_removed_cells_define(nb: nbformat.NotebookNode) -> dict[int, set[
         if is_removed(cell):
             removed_bound |= bound
             continue
-        missing = (read & removed_bound) - kept_bound
+        missing = (read & removed_bound) - kept_bound - bound
         if missing:
             broken[index] = missing
         kept_bound |= bound
