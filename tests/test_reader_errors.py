@@ -135,3 +135,23 @@ def test_corrected_chapters_are_stored_executed(key):
     nb = chapter(key)
     counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
     assert None not in counts and counts == sorted(counts)
+
+
+# --- the appendix and where chapter 1 points to it ---
+
+
+def test_appendix_a1_teaches_logarithms_with_worked_examples():
+    nb = chapter("A1")
+    text = markdown(nb)
+    assert "## Logarithms" in text and "### Charts with a logarithmic axis" in text
+    assert "$\\log(ab) = \\log a + \\log b$" in text
+    for quoted in ("p = 0.5000: -log p = 0.693", "p = 0.0357: -log p = 3.332"):
+        assert quoted in printed(nb)
+    assert "round(np.log(28), 3) == 3.332" in code(nb)
+    assert ":label: a1-ex5" in text
+
+
+def test_chapter_1_points_to_the_appendix_as_the_place_to_look_things_up():
+    text = markdown(chapter("01"))
+    opening = text[: text.index("## Objects as numbers")]
+    assert "Where to look things up" in opening and "<A1_math_toolkit>" in opening
