@@ -155,3 +155,63 @@ def test_chapter_1_points_to_the_appendix_as_the_place_to_look_things_up():
     text = markdown(chapter("01"))
     opening = text[: text.index("## Objects as numbers")]
     assert "Where to look things up" in opening and "<A1_math_toolkit>" in opening
+
+
+# --- the page shows only what teaches ---
+
+MINE = ["01", "02", "03", "04", "05", "06", "07", "A1"]
+FOLD = re.compile(
+    r":::\{admonition\} For programmers: (?P<title>[^\n]+)\n:class: dropdown\n(?P<body>.*?)\n:::",
+    re.S,
+)
+BLOCK = re.compile(r"```python\n(?P<code>.*?)\n```\n\nprints\n\n```text\n(?P<out>.*?)\n```", re.S)
+
+
+def visible_code_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and "remove-cell" not in c.metadata.get("tags", [])
+    ]
+
+
+@pytest.mark.parametrize("key", MINE)
+def test_check_cells_are_removed_from_the_page(key):
+    shown = [
+        c.source.splitlines()[0]
+        for c in visible_code_cells(chapter(key))
+        if c.source.lstrip().startswith("# Check")
+    ]
+    assert shown == []
+
+
+@pytest.mark.parametrize("key", MINE)
+def test_visible_code_says_nothing_about_the_text_around_it(key):
+    for cell in visible_code_cells(chapter(key)):
+        for words in ("quoted in the box", "# the box", "the numbers quoted"):
+            assert words not in cell.source, cell.source
+
+
+@pytest.mark.parametrize(
+    ("key", "titles"),
+    [
+        ("03", ["text the code cannot take"]),
+        ("05", ["saving and loading a tokenizer", "bad input"]),
+    ],
+)
+def test_programmer_detours_are_dropdowns_whose_code_ran(key, titles):
+    nb = chapter(key)
+    text = "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    folds = {m["title"]: m["body"] for m in FOLD.finditer(text)}
+    assert list(folds) == titles
+    ran = {c.source: c for c in nb.cells if c.cell_type == "code"}
+    for body in folds.values():
+        blocks = list(BLOCK.finditer(body))
+        assert blocks
+        for block in blocks:
+            cell = ran[block["code"]]  # the fold shows exactly the code of a cell that ran
+            assert cell.metadata["tags"] == ["remove-cell"]
+            stdout = "".join(o["text"] for o in cell.outputs if o.output_type == "stream")
+            assert stdout.rstrip("\n") == block["out"]  # and exactly what it printed
+    assert "### For programmers" not in text
+    assert not [c for c in nb.cells if "hide-cell" in c.metadata.get("tags", [])]
