@@ -79,12 +79,14 @@ def test_chapter_2_asserts_what_its_text_says_the_explorer_shows():
     text = " ".join("".join(cell("02-step-md")["source"]).split())
     for quoted in (
         "to 0.0526",
-        "(0.0499 and 0.0498)",
+        "0.0499 and 0.0498",
+        "0.0488 at 0.6",
         "0.0606 at 5, 0.0742 at 10 and 0.1651 at 20",
     ):
         assert quoted in text
     check = "".join(cell("02-step-check")["source"])
     assert "{0.25: 0.0526, 0.5: 0.0499, 1: 0.0498, 5: 0.0606, 10: 0.0742, 20: 0.1651}" in check
+    assert "round(STEP_CURVE[lowest], 4) == 0.0488" in check
     assert cell("02-step-check")["metadata"]["tags"] == ["remove-cell"]
     printed = "".join(cell("02-one-step")["outputs"][0]["text"])
     assert "loss: 0.0554 -> 0.0498" in printed and "(0.7958, 0.2512) -> (0.8027, 0.2471)" in printed
