@@ -3,9 +3,9 @@
 Built in chapter 4, "Embeddings".
 
 The article draws the embedding matrix with **one column per character** (or token): with
-vectors of length E and V characters it has E rows and V columns, and a character's vector is
+vectors of length C and V characters it has C rows and V columns, and a character's vector is
 its column. PyTorch's ``nn.Embedding`` stores the same numbers the other way round, one *row*
-per character, shape (V, E); ``matrix.T`` turns one into the other.
+per character, shape (V, C); ``matrix.T`` turns one into the other.
 
 - :func:`one_hot`: an id as a vector of V numbers, all 0 except a 1 at the id;
 - :func:`lookup`: the columns of given ids (the same as the matrix times their one-hot vectors);
@@ -28,7 +28,7 @@ import numpy as np
 def _matrix(matrix: object) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=float)
     if matrix.ndim != 2:
-        raise ValueError(f"an embedding matrix must be 2-D (E, V), got shape {matrix.shape}")
+        raise ValueError(f"an embedding matrix must be 2-D (C, V), got shape {matrix.shape}")
     return matrix
 
 
@@ -66,7 +66,7 @@ def one_hot(ids: Sequence[int] | np.ndarray, vocab_size: int) -> np.ndarray:
 
 
 def lookup(matrix: np.ndarray, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-    """The columns of ``matrix`` (E, V) for ``ids``, one vector per row: shape (T, E).
+    """The columns of ``matrix`` (C, V) for ``ids``, one vector per row: shape (T, C).
 
     Equal to ``(matrix @ one_hot(ids, V).T).T``: multiplying the matrix by a one-hot vector
     adds up its columns with weights 0 and one weight 1, which leaves exactly that column.
@@ -75,16 +75,16 @@ def lookup(matrix: np.ndarray, ids: Sequence[int] | np.ndarray) -> np.ndarray:
     [[3.0, 6.0], [1.0, 4.0]]
     """
     matrix = _matrix(matrix)
-    return matrix[:, _ids(ids, matrix.shape[1])].T  # (E, T) -> (T, E)
+    return matrix[:, _ids(ids, matrix.shape[1])].T  # (C, T) -> (T, C)
 
 
 def window_input(matrix: np.ndarray, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-    """The input layer for a window: the ids' columns one after another, shape (T * E,).
+    """The input layer for a window: the ids' columns one after another, shape (T * C,).
 
-    The first E numbers are the first id's vector, the next E the second's, and so on; for the
+    The first C numbers are the first id's vector, the next C the second's, and so on; for the
     article's 12-character window and vectors of 10 numbers that is 120 inputs.
     """
-    return lookup(matrix, ids).reshape(-1)  # (T, E) -> (T * E,)
+    return lookup(matrix, ids).reshape(-1)  # (T, C) -> (T * C,)
 
 
 def pca(vectors: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

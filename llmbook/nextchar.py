@@ -11,8 +11,9 @@ characters into input numbers:
 
 - ``embedding=None``: the article's way, one number per character, its code scaled into (0, 1]
   (``code / vocab_size``), so a 12-character window is 12 input neurons;
-- ``embedding=E``: each character has its own vector of ``E`` numbers, learned with the
-  weights, so a 12-character window is ``12 * E`` input neurons (120 for the article's E = 10).
+- ``embedding=C``: each character has its own vector of ``C`` numbers, learned with the
+  weights, so a 12-character window is ``12 * C`` input neurons (120 for the article's vectors
+  of 10 numbers).
 
 Generation is the loop "predict, append, slide" (:func:`generate`).
 """
@@ -65,7 +66,7 @@ class NextCharMLP(nn.Module):
         self.embedding_size = embedding
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            # one row per character (the article draws one column each): (vocab_size, E)
+            # one row per character (the article draws one column each): (vocab_size, C)
             self.embedding = None if embedding is None else nn.Embedding(vocab_size, embedding)
             if self.embedding is not None:
                 with torch.no_grad():
@@ -89,12 +90,12 @@ class NextCharMLP(nn.Module):
         return codes.long()
 
     def inputs(self, codes: torch.Tensor) -> torch.Tensor:
-        """The input layer: (B, T) codes -> (B, T) scaled codes or (B, T * E) embeddings."""
+        """The input layer: (B, T) codes -> (B, T) scaled codes or (B, T * C) embeddings."""
         codes = self.check_codes(codes)
         if self.embedding is None:
             return codes.float() / self.vocab_size  # (B, T), values in (0, 1]
-        vectors = self.embedding(codes - 1)  # (B, T, E): code k is row k - 1
-        return vectors.flatten(1)  # (B, T * E): the vectors side by side
+        vectors = self.embedding(codes - 1)  # (B, T, C): code k is row k - 1
+        return vectors.flatten(1)  # (B, T * C): the vectors side by side
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         """(B, T) codes -> (B, vocab_size) scores (logits)."""

@@ -1,8 +1,13 @@
 """The house style for figures: one palette, one way to draw networks and heatmaps.
 
 Built in chapter 1, "A simple neural network"; every chapter draws with it, so the same thing
-has the same colour everywhere (weights blue/red by sign, activations purple, the leaf green,
-the flower yellow, training blue, validation orange).
+has the same colour everywhere (activations purple, the leaf green, the flower yellow, training
+blue, validation orange).
+
+One colour key for signs, in every figure of the book: **blue is positive, red is negative**,
+white is zero. :data:`POSITIVE` and :data:`NEGATIVE` are the only place these colours are
+defined; network diagrams colour their lines with them (:func:`sign_color`), and heatmaps of
+signed numbers use :data:`SIGN_CMAP`, the diverging colour map built from them.
 """
 
 from __future__ import annotations
@@ -14,12 +19,35 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import Colormap, LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+POSITIVE = "#2b6cb0"
+"""The colour of a positive number (a weight, a heatmap cell): blue, everywhere in the book."""
+
+NEGATIVE = "#c53030"
+"""The colour of a negative number: red, everywhere in the book."""
+
+ZERO = "#ffffff"
+"""The colour of zero in a heatmap of signed numbers."""
+
+SIGN_CMAP_NAME = "llmbook_sign"
+SIGN_CMAP: Colormap = LinearSegmentedColormap.from_list(
+    SIGN_CMAP_NAME, [NEGATIVE, ZERO, POSITIVE], N=257
+)
+"""The diverging colour map for signed numbers: red (negative) through white (0) to blue.
+
+An odd number of shades (257) puts exact white in the middle.
+"""
+if SIGN_CMAP_NAME not in mpl.colormaps:
+    mpl.colormaps.register(SIGN_CMAP)
+
 COLORS: dict[str, str] = {
-    "weight_pos": "#2b6cb0",  # a positive weight
-    "weight_neg": "#c53030",  # a negative weight
+    "positive": POSITIVE,  # a positive number: the colour key of the whole book
+    "negative": NEGATIVE,  # a negative number
+    "weight_pos": POSITIVE,  # a positive weight (the same colour, by an older name)
+    "weight_neg": NEGATIVE,  # a negative weight
     "activation": "#6b46c1",  # a neuron's value
     "input": "#4a5568",  # an input number
     "leaf": "#2f855a",
@@ -50,7 +78,7 @@ STYLE: dict[str, object] = {
     "grid.alpha": 0.25,
     "axes.prop_cycle": mpl.cycler(color=SEQUENCE),
     "legend.frameon": False,
-    "image.cmap": "RdBu_r",
+    "image.cmap": SIGN_CMAP_NAME,
 }
 
 
@@ -149,9 +177,9 @@ def new_figure(
         return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained")
 
 
-def weight_color(weight: float) -> str:
-    """Blue for a positive weight, red for a negative one."""
-    return COLORS["weight_pos"] if weight >= 0 else COLORS["weight_neg"]
+def sign_color(value: float) -> str:
+    """The colour key: :data:`POSITIVE` (blue) for a value >= 0, :data:`NEGATIVE` (red) below."""
+    return POSITIVE if value >= 0 else NEGATIVE
 
 
 LAYER_GAP = 2.6
@@ -199,7 +227,7 @@ def draw_network(
             ax.plot(
                 [x0, x1],
                 [y0, y1],
-                color=weight_color(w[j, i]),
+                color=sign_color(w[j, i]),
                 zorder=1,
                 lw=0.6 + 2.4 * abs(w[j, i]) / largest,
                 alpha=0.8,
@@ -214,7 +242,7 @@ def draw_network(
                     fontsize=7,
                     ha="center",
                     va="center",
-                    color=weight_color(w[j, i]),
+                    color=sign_color(w[j, i]),
                     zorder=3,
                     bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none"},
                 )
@@ -265,12 +293,17 @@ def heatmap(
     col_labels: Sequence[str] | None = None,
     annotate: bool = True,
     fmt: str = "{:.2f}",
-    cmap: str = "RdBu_r",
+    cmap: str | Colormap = SIGN_CMAP,
     center: float | None = 0.0,
     vmin: float | None = None,
     vmax: float | None = None,
 ) -> None:
-    """A labelled heatmap; diverging around ``center`` (None for a sequential scale)."""
+    """A labelled heatmap; diverging around ``center`` (None for a sequential scale).
+
+    The default colour map is :data:`SIGN_CMAP`: positive cells blue, negative red, as in every
+    figure of the book. Pass a sequential map (e.g. ``"Purples"``) for numbers without a sign,
+    such as attention weights.
+    """
     matrix = np.asarray(matrix, dtype=float)
     if matrix.ndim != 2:
         raise ValueError(f"heatmap needs a 2-D matrix, got shape {matrix.shape}")

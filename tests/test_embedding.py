@@ -95,7 +95,7 @@ def test_one_hot_and_lookup_refuse_bad_ids(toy):
 
 
 def test_bad_shapes_are_refused():
-    with pytest.raises(ValueError, match=r"must be 2-D \(E, V\), got shape \(27,\)"):
+    with pytest.raises(ValueError, match=r"must be 2-D \(C, V\), got shape \(27,\)"):
         embedding.lookup(np.zeros(27), [0])
     with pytest.raises(ValueError, match="at least 2 vectors"):
         embedding.pca(np.zeros((1, 3)))

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from llmbook.plotting import describe, figure_alt, heatmap, new_figure, record_alt_text
+from llmbook.plotting import (
+    COLORS,
+    NEGATIVE,
+    POSITIVE,
+    SIGN_CMAP,
+    STYLE,
+    describe,
+    draw_network,
+    figure_alt,
+    heatmap,
+    new_figure,
+    record_alt_text,
+    sign_color,
+)
 
 
 def label_colors(ax) -> dict[str, str]:
@@ -100,4 +116,78 @@ def test_every_stored_figure_carries_alt_text(path):
     assert untold == [], (
         f"{path.stem}: figures with no alt text (give them a title or "
         f"llmbook.plotting.describe, then re-execute): {untold}"
+    )
+
+
+# --- one colour key: blue positive, red negative, defined once ------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+DIVERGING_NAMES = re.compile(
+    r"""["'](RdBu|RdBu_r|bwr|bwr_r|coolwarm|coolwarm_r|seismic|seismic_r|PiYG|PRGn|BrBG|PuOr|"""
+    r"""RdGy|RdYlBu|RdYlGn|Spectral)["']"""
+)
+SIGN_HEXES = re.compile(f"{POSITIVE}|{NEGATIVE}", re.IGNORECASE)
+NOT_YET_ON_THE_KEY = {
+    "12_positional_encoding": "two imshow calls still pass cmap='RdBu_r' (red positive)",
+}
+
+
+def test_sign_colours_and_colour_map_are_defined_once():
+    assert COLORS["positive"] == COLORS["weight_pos"] == POSITIVE
+    assert COLORS["negative"] == COLORS["weight_neg"] == NEGATIVE
+    assert to_hex(SIGN_CMAP(1.0)) == POSITIVE and to_hex(SIGN_CMAP(0.0)) == NEGATIVE
+    assert to_hex(SIGN_CMAP(0.5)) == "#ffffff"
+    assert plt.get_cmap(STYLE["image.cmap"]) is not None
+    assert to_hex(plt.get_cmap(STYLE["image.cmap"])(1.0)) == POSITIVE
+
+
+def test_network_diagram_draws_positive_weights_blue_and_negative_red():
+    _, ax = new_figure()
+    draw_network(ax, [np.array([[0.5, -0.5]])], show_weights=False)
+    assert [to_hex(line.get_color()) for line in ax.lines] == [POSITIVE, NEGATIVE]
+    assert sign_color(0.5) == POSITIVE and sign_color(-0.5) == NEGATIVE
+
+
+def test_heatmap_colours_positive_cells_blue_and_negative_red():
+    _, ax = new_figure()
+    heatmap(ax, np.array([[-2.0, 0.0, 2.0]]), annotate=False)
+    image = ax.images[0]
+    cells = [to_hex(image.cmap(image.norm(v))) for v in (-2.0, 0.0, 2.0)]
+    assert cells == [NEGATIVE, "#ffffff", POSITIVE]
+
+
+def code_sources() -> list[tuple[str, str]]:
+    """(name, source) of every figure-drawing llmbook module but plotting.py, and every
+    notebook code cell."""
+    modules = [
+        (path.name, path.read_text(encoding="utf-8"))
+        for path in sorted((ROOT / "llmbook").glob("*.py"))
+        if path.name != "plotting.py"
+    ]
+    sources = [(name, text) for name, text in modules if "matplotlib" in text]
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for number, cell in enumerate(cells):
+            if cell["cell_type"] == "code":
+                sources.append((f"{path.stem} cell {number}", "".join(cell["source"])))
+    return sources
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted({name.split(" cell ")[0] for name, _ in code_sources()}),
+)
+def test_no_figure_hard_codes_its_sign_colours(name):
+    if name in NOT_YET_ON_THE_KEY:
+        pytest.xfail(NOT_YET_ON_THE_KEY[name])
+    found = [
+        f"{where}: {match.group()}"
+        for where, source in code_sources()
+        if where.split(" cell ")[0] == name
+        for pattern in (DIVERGING_NAMES, SIGN_HEXES)
+        for match in pattern.finditer(source)
+    ]
+    assert found == [], (
+        f"{name} picks its own colours for signs; use llmbook.plotting.SIGN_CMAP, "
+        f"COLORS['positive'] / COLORS['negative'] or sign_color: {found}"
     )
