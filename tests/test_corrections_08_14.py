@@ -59,3 +59,32 @@ def test_chapter_14_states_and_asserts_the_cross_attention_alignment() -> None:
     assert 'more than three\nquarters, on "five"' in text
     source = code("14")
     assert 'attn_513[0].argmax() == words_513.index("five") and attn_513[0, 0] > 0.75' in source
+
+
+MINE = ["08", "09", "10", "11", "12", "14"]
+
+
+def tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def test_cells_that_check_the_solutions_are_removed_from_the_page() -> None:
+    for name in MINE:
+        for cell in cells(name):
+            source = "".join(cell["source"]).lower()
+            if cell["cell_type"] == "code" and "in the solutions" in source.split("\n")[0]:
+                assert "remove-cell" in tags(cell), f"chapter {name}: {source[:60]!r} is shown"
+
+
+def test_error_message_demonstrations_sit_in_folds_for_programmers() -> None:
+    for name in ["11", "12", "14"]:
+        chapter = cells(name)
+        for k, cell in enumerate(chapter):
+            source = "".join(cell["source"])
+            if cell["cell_type"] != "code" or "except" not in source or "remove-cell" in tags(cell):
+                continue
+            if "Error" not in source or "print(" not in source:
+                continue
+            assert "hide-cell" in tags(cell), f"chapter {name}: an error demonstration is shown"
+            before = "".join(chapter[k - 1]["source"])
+            assert "**For programmers** (folded)" in before
