@@ -183,6 +183,8 @@ def mask_average_explorer() -> Explorer:
 
     return explore(
         draw_mask_average,
-        n_masks=Choice(list(MASK_COUNTS), value=1, label="masks averaged"),
+        n_masks=Choice(  # "1 mask", not "1": a bare number reads like an option's index
+            {f"{n} mask{'s' if n > 1 else ''}": n for n in MASK_COUNTS}, label="masks averaged"
+        ),
         mask_set=Choice({f"draw {k + 1}": k for k in range(MASK_DRAWS)}, label="random masks"),
     )

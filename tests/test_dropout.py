@@ -131,6 +131,6 @@ def test_mask_average_explorer_offers_counts_and_draws() -> None:
     payload = check_explorer(mask_average_explorer(), frames=12, max_bytes=300_000)
     labels = {c["name"]: c["labels"] for c in payload["controls"]}
     assert labels == {
-        "n_masks": ["1", "10", "100", "1000"],
+        "n_masks": ["1 mask", "10 masks", "100 masks", "1000 masks"],
         "mask_set": ["draw 1", "draw 2", "draw 3"],
     }
