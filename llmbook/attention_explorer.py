@@ -299,6 +299,63 @@ def attention_explorer(
     return explore(draw, max_frames=max_frames, **controls)
 
 
+# ---- where the last token looks, head by head ------------------------------------------
+
+
+def _checked_rows(tokens: Sequence[str], rows: Any, where: str) -> np.ndarray:
+    """One weight row per head for the last token: (n_head, T), each row a softmax output."""
+    array = np.asarray(rows.detach().cpu() if isinstance(rows, Tensor) else rows, dtype=float)
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != len(tokens):
+        raise ValueError(
+            f"{where}: weights must have shape (n_head, T) with T = {len(tokens)} tokens, "
+            f"got {array.shape}"
+        )
+    if (array < -1e-6).any() or not np.allclose(array.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError(f"{where}: every head's weights must be >= 0 and add up to 1")
+    return array
+
+
+def plot_head_rows(
+    tokens: Sequence[str],
+    rows: Any,
+    *,
+    marked: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The last token's weights, one row per head: a heatmap with the values written in.
+
+    ``marked`` colours the labels of chosen words (``{word: colour}``).
+    """
+    array = _checked_rows(tokens, rows, "rows")
+    n_head, T = array.shape
+    fig, ax = new_figure(width=FIGURE_WIDTH, height=1.3 + 0.32 * n_head)
+    ax.imshow(array, cmap="Purples", vmin=0, vmax=1, aspect="auto")
+    ax.grid(False)
+    ax.set_xticks(range(T), labels=list(tokens), rotation=90, fontsize=8)
+    ax.set_yticks(range(n_head), labels=[f"head {h + 1}" for h in range(n_head)], fontsize=8)
+    ax.tick_params(length=0)
+    for label, token in zip(ax.get_xticklabels(), tokens, strict=True):
+        if marked and token in marked:
+            label.set_color(marked[token])
+            label.set_fontweight("bold")
+    for (r, c), v in np.ndenumerate(array):
+        if v >= 0.05:
+            ax.text(
+                c,
+                r,
+                f"{v:.2f}".lstrip("0"),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if v > 0.55 else "black",
+            )
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
 # ---- computing the weights --------------------------------------------------------------
 
 

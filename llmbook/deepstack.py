@@ -18,11 +18,17 @@ layer's weights.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from llmbook.norm import LayerNorm, RMSNorm
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from llmbook.widgets import Explorer
 
 NORMS = (None, "layer", "rms")
 
@@ -132,3 +138,74 @@ def trace(stack: DeepStack, x: Tensor, seed: int = 0) -> StackTrace:
     weight_gradient_norms = [layer.linear.weight.grad.norm().item() for layer in stack.layers]
     stack.zero_grad()
     return StackTrace(activation_norms, gradient_norms, weight_gradient_norms)
+
+
+# ---- chapter 9's explorer: how deep, how large the weights, with or without layer norm ---------
+
+EXPLORER_WIDTH = 32
+EXPLORER_BATCH = 64
+MAX_DEPTH = 48
+PROFILE_LIMITS = (1e-9, 1e17)
+"""The explorer's fixed vertical range, so that frames compare at a glance."""
+
+
+def depth_profile(depth: int, gain: float, layer_norm: bool) -> StackTrace:
+    """`trace` of a plain stack of `depth` layers, weights N(0, gain^2 / 32), on 64 inputs.
+
+    With `layer_norm`, every layer normalizes its input first (pre-norm). The inputs and the
+    weights are seeded, so the same arguments give the same numbers.
+    """
+    stack = DeepStack(depth, EXPLORER_WIDTH, norm="layer" if layer_norm else None, gain=gain)
+    return trace(stack, random_inputs(EXPLORER_BATCH, EXPLORER_WIDTH, seed=0))
+
+
+def draw_depth_profile(depth: int, gain: float, layer_norm: bool) -> Figure:
+    """The length of the activations and of the gradient after every layer, on a log scale."""
+    from llmbook.plotting import COLORS, new_figure
+
+    t = depth_profile(depth, gain, layer_norm)
+    layers = range(depth + 1)
+    color = COLORS["weight_pos"] if layer_norm else COLORS["weight_neg"]
+    fig, (ax_a, ax_g) = new_figure(height=2.6, ncols=2)
+    for ax, sizes, what in (
+        (ax_a, t.activation_norms, "length of the activations"),
+        (ax_g, t.gradient_norms, "length of the gradient"),
+    ):
+        ax.plot(layers, sizes, color=color, marker=".", ms=3)
+        ax.set_yscale("log")
+        ax.set(xlabel="layer", title=what, xlim=(0, MAX_DEPTH), ylim=PROFILE_LIMITS)
+    norm = "with layer norm" if layer_norm else "no layer norm"
+    fig.suptitle(
+        f"{depth} layers, gain {gain:g}, {norm}: activations end at "
+        f"{t.activation_norms[-1]:.2g}, the gradient reaches the input at "
+        f"{t.gradient_norms[0]:.2g}",
+        fontsize=9,
+    )
+    return fig
+
+
+def depth_explorer() -> Explorer:
+    """Chapter 9's explorer: depth 1 to 48, the weights' gain, layer norm on or off."""
+    from llmbook.widgets import Slider, Toggle, explore
+
+    return explore(
+        draw_depth_profile,
+        depth=Slider(
+            1,
+            MAX_DEPTH,
+            1,
+            value=MAX_DEPTH,
+            label="layers",
+            static=(1, 2, 4, 8, 12, 16, 24, 32, 48),
+        ),
+        gain=Slider(
+            0.5,
+            3.0,
+            0.1,
+            value=1.0,
+            label="weight scale (gain)",
+            static=(0.5, 0.8, 1.0, 1.2, 1.4, 1.7, 2.0, 2.5, 3.0),
+        ),
+        layer_norm=Toggle(False, label="layer norm"),
+        one_at_a_time=["depth", "gain"],
+    )

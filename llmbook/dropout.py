@@ -14,8 +14,16 @@ training so that inference needs no change. `nn.Dropout` is inverted dropout.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from llmbook.widgets import Explorer
 
 
 def _check_p(p: float) -> float:
@@ -110,3 +118,73 @@ class DropConnectLinear(nn.Linear):
     def forward(self, x: Tensor) -> Tensor:
         weight = drop_connect(self.weight, self.p, self.training)  # (out, in)
         return nn.functional.linear(x, weight, self.bias)
+
+
+# ---- chapter 10's explorer: the average over many masks approaches the half-weight network -----
+
+MASK_COUNTS = (1, 10, 100, 1000)
+"""How many masks the explorer averages."""
+
+MASK_DRAWS = 3
+"""How many independent sets of masks (seeds 0, 1, 2) the explorer offers."""
+
+
+def leaf_mask_outputs(n_masks: int, p: float = 0.5, seed: int = 0) -> np.ndarray:
+    """Outputs (n_masks, 2) of chapter 1's leaf network under the article's dropout.
+
+    Each row uses a fresh random mask: every one of the 12 input-to-middle lines is kept with
+    probability 1 - p (seeded NumPy draws, so the first k rows are the same for any n_masks >= k).
+    """
+    from llmbook import network
+
+    if isinstance(n_masks, bool) or not isinstance(n_masks, int) or n_masks < 1:
+        raise ValueError(f"n_masks must be a positive whole number, got {n_masks!r}")
+    p = _check_p(p)
+    masks = np.random.default_rng(seed).random((n_masks, 3, 4)) >= p  # (S, 3, 4): keep a line?
+    hidden = (network.W1 * masks) @ network.LEAF  # (S, 3, 4) @ (4,) -> (S, 3)
+    return hidden @ network.W2.T  # (S, 3) @ (3, 2) -> (S, 2)
+
+
+def half_weight_output(p: float = 0.5) -> np.ndarray:
+    """The article's inference network: every line kept, W1 scaled by 1 - p; outputs (2,)."""
+    from llmbook import network
+
+    return network.forward(network.LEAF, (1 - _check_p(p)) * network.W1, network.W2)[1]
+
+
+def draw_mask_average(n_masks: int, mask_set: int) -> Figure:
+    """The running average of the leaf network's two outputs over 1 .. n_masks random masks."""
+    from llmbook import network
+    from llmbook.plotting import COLORS, new_figure
+
+    outputs = leaf_mask_outputs(max(MASK_COUNTS), seed=mask_set)[:n_masks]  # (n, 2)
+    running = np.cumsum(outputs, axis=0) / np.arange(1, n_masks + 1)[:, None]  # (n, 2)
+    exact = half_weight_output()
+    fig, ax = new_figure(height=2.6)
+    for k, name in enumerate(network.OUTPUT_NAMES):
+        color = COLORS[name.lower()]
+        ax.axhline(exact[k], color=color, ls="--", lw=1)
+        ax.plot(np.arange(1, n_masks + 1), running[:, k], color=color, label=f"{name} score")
+        ax.plot([n_masks], [running[-1, k]], "o", color=color)
+    ax.set_xscale("log")
+    ax.set(xlim=(0.8, 1300), ylim=(-5, 3.5), xlabel="masks averaged", ylabel="average output")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(
+        f"average of {n_masks} mask{'s' if n_masks > 1 else ''}: leaf {running[-1, 0]:.3f}, "
+        f"flower {running[-1, 1]:.3f}; dashed: half weights {exact[0]:.3f}, {exact[1]:.3f}",
+        fontsize=9,
+    )
+    return fig
+
+
+def mask_average_explorer() -> Explorer:
+    """Chapter 10's explorer: average 1, 10, 100 or 1000 masks, from one of three draws."""
+    from llmbook.widgets import Choice, explore
+
+    return explore(
+        draw_mask_average,
+        n_masks=Choice(  # "1 mask", not "1": a bare number reads like an option's index
+            {f"{n} mask{'s' if n > 1 else ''}": n for n in MASK_COUNTS}, label="masks averaged"
+        ),
+        mask_set=Choice({f"draw {k + 1}": k for k in range(MASK_DRAWS)}, label="random masks"),
+    )

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from explorer_checks import check_explorer  # tests/explorer_checks.py
 from matplotlib.figure import Figure
 from torch import nn
 
@@ -18,10 +19,12 @@ from llmbook.attention_explorer import (
     examples_from_model,
     is_causal,
     plot_attention,
+    plot_head_rows,
     weights_from_model,
     weights_from_qk,
 )
 from llmbook.gpt import GPT, GPTConfig
+from llmbook.widgets import Choice, explore
 
 
 def random_weights(shape: tuple[int, ...], causal: bool = False, seed: int = 0) -> np.ndarray:
@@ -248,3 +251,52 @@ def test_examples_from_model_feed_a_gpt_straight_into_the_explorer() -> None:
     assert is_causal(weights)
     explorer = attention_explorer(found)
     assert explorer.frame_count == 2 * 2 * 2
+
+
+# ---- where each head's last token looks, for models with 1, 2 and 4 heads ------------------
+
+
+def last_rows(n_head: int, T: int, seed: int) -> np.ndarray:
+    return random_weights((n_head, T, T), causal=True, seed=seed)[:, -1]  # (n_head, T)
+
+
+def head_models() -> dict[str, dict[str, tuple[list[str], np.ndarray]]]:
+    words = ["humpty", "dumpty", "sat", "on", "a", "wall"]
+    return {
+        f"{n} heads": {
+            " ".join(words[: 3 + i]): (words[: 3 + i], last_rows(n, 3 + i, i + n)) for i in range(2)
+        }
+        for n in (1, 2, 4)
+    }
+
+
+def test_head_rows_draw_one_row_per_head_with_the_marked_words_coloured() -> None:
+    tokens = ["humpty", "dumpty", "sat"]
+    fig = plot_head_rows(tokens, last_rows(2, 3, 0), marked={"dumpty": "#ff0000"}, title="t")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["head 1", "head 2"]
+    colours = {t.get_text(): t.get_color() for t in ax.get_xticklabels()}
+    assert colours["dumpty"] == "#ff0000" and colours["humpty"] != "#ff0000"
+    assert ax.images[0].get_array().shape == (2, 3)
+
+
+def test_head_rows_make_an_explorer_over_models_and_sentences() -> None:
+    models = head_models()
+
+    def draw(model: str, sentence: str) -> Figure:
+        return plot_head_rows(*models[model][sentence], title=model)
+
+    sentences = list(models["1 heads"])
+    explorer = explore(draw, model=Choice(list(models)), sentence=Choice(sentences))
+    payload = check_explorer(explorer, frames=6, max_bytes=200_000)
+    assert payload["controls"][0]["labels"] == ["1 heads", "2 heads", "4 heads"]
+
+
+def test_head_rows_refuse_rows_that_are_not_weights_or_do_not_fit_the_tokens() -> None:
+    tokens = ["a", "b", "c"]
+    with pytest.raises(ValueError, match=r"shape \(n_head, T\) with T = 3"):
+        plot_head_rows(tokens, np.full((2, 4), 0.25))
+    with pytest.raises(ValueError, match="add up to 1"):
+        plot_head_rows(tokens, np.full((2, 3), 0.5))
+    with pytest.raises(ValueError, match="must be >= 0"):
+        plot_head_rows(tokens, np.array([[1.5, -0.5, 0.0]]))

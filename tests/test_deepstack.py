@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from explorer_checks import check_explorer  # tests/explorer_checks.py
 from torch import nn
 
-from llmbook.deepstack import DeepStack, random_inputs, trace
+from llmbook.deepstack import DeepStack, depth_explorer, depth_profile, random_inputs, trace
 
 
 def test_layers_compute_the_stated_formulas() -> None:
@@ -87,3 +88,19 @@ def test_bad_settings_are_named() -> None:
         DeepStack(2, 4, gain=0.0)
     with pytest.raises(ValueError, match=r"width 4 .* shape \(2, 3\)"):
         DeepStack(2, 4)(torch.zeros(2, 3))
+
+
+def test_depth_explorer_offers_depth_gain_and_layer_norm() -> None:
+    payload = check_explorer(depth_explorer(), frames=34, max_bytes=400_000)
+    names = [c["name"] for c in payload["controls"]]
+    assert names == ["depth", "gain", "layer_norm"]
+    depth = payload["controls"][0]
+    assert depth["labels"][0] == "1" and depth["labels"][-1] == "48"
+
+
+def test_depth_profile_vanishes_without_layer_norm_and_holds_with_it() -> None:
+    plain, held = depth_profile(48, 1.0, False), depth_profile(48, 1.0, True)
+    assert len(plain.activation_norms) == 49
+    assert plain.activation_norms[-1] < 1e-6 < 1 < held.activation_norms[-1] < 10
+    assert plain.gradient_norms[0] < 1e-6 < 1 < held.gradient_norms[0] < 10
+    assert depth_profile(48, 2.0, False).activation_norms[-1] > 1e7

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
+from explorer_checks import check_explorer  # tests/explorer_checks.py
 from torch import nn
 
 from llmbook import network
@@ -13,8 +15,11 @@ from llmbook.dropout import (
     DropConnectLinear,
     InvertedDropout,
     drop_connect,
+    half_weight_output,
     inverted_dropout,
     keep_mask,
+    leaf_mask_outputs,
+    mask_average_explorer,
 )
 
 W1 = torch.tensor(network.W1)
@@ -102,3 +107,30 @@ def test_bad_rates_and_masks_are_named() -> None:
     with pytest.raises(ValueError, match=r"mask must have the shape of its tensor \(3, 4\)"):
         drop_connect(W1, 0.5, mask=torch.ones(4, 3, dtype=torch.bool))
     assert torch.equal(inverted_dropout(torch.ones(3), 0.0), torch.ones(3))
+
+
+def test_mask_outputs_are_the_masked_network_and_average_to_the_half_weight_one() -> None:
+    outputs = leaf_mask_outputs(20_000, seed=5)
+    assert outputs.shape == (20_000, 2)
+    masks = np.random.default_rng(5).random((3, 3, 4)) >= 0.5  # the first three masks
+    for mask, out in zip(masks, outputs[:3], strict=True):
+        assert np.allclose(network.forward(network.LEAF, network.W1 * mask)[1], out)
+    assert np.allclose(leaf_mask_outputs(10, seed=5), outputs[:10])  # a longer run extends it
+    standard_error = outputs.std(axis=0) / np.sqrt(len(outputs))
+    assert np.all(np.abs(outputs.mean(axis=0) - half_weight_output()) < 4 * standard_error)
+    assert np.allclose(half_weight_output(), [0.398, 0.1255], atol=5e-4)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
+def test_mask_outputs_refuse_a_count_that_is_not_a_positive_whole_number(bad) -> None:
+    with pytest.raises(ValueError, match="n_masks must be a positive whole number"):
+        leaf_mask_outputs(bad)
+
+
+def test_mask_average_explorer_offers_counts_and_draws() -> None:
+    payload = check_explorer(mask_average_explorer(), frames=12, max_bytes=300_000)
+    labels = {c["name"]: c["labels"] for c in payload["controls"]}
+    assert labels == {
+        "n_masks": ["1 mask", "10 masks", "100 masks", "1000 masks"],
+        "mask_set": ["draw 1", "draw 2", "draw 3"],
+    }

@@ -426,3 +426,61 @@ def test_budget_explorer_moves_with_each_of_its_controls(browser):
         assert f"^ {label}" in after[1], f"the frame shown is not {name} = {label}: {after[1]}"
     page.close()
     assert problems == [], problems
+
+
+# --- the explorers of chapters 9 to 12, control by control -------------------------------------
+#
+# These read the explorer states stored in the notebooks (no site build needed) and drive the
+# site's HTML for them in Chromium: each control, moved alone, must show another frame.
+
+NEW_EXPLORERS = [
+    ("09_layer_normalization", "c9deepex"),
+    ("10_dropout", "c10avgex"),
+    ("11_multi_head_attention", "c11fewex"),
+    ("12_positional_encoding", "c12permx"),
+]
+
+
+def stored_explorer_html(name: str, cell_id: str) -> str:
+    import json
+
+    from llmbook.widgets import MIME_TYPE, explorer_html
+
+    nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+    (cell,) = [c for c in nb["cells"] if c.get("id") == cell_id]
+    (output,) = [o for o in cell["outputs"] if MIME_TYPE in o.get("data", {})]
+    return explorer_html(output["data"][MIME_TYPE])
+
+
+def move_control(control) -> None:
+    """Set one static control to another value, as a reader would."""
+    kind = control.evaluate("c => c.tagName.toLowerCase() + ':' + (c.type || '')")
+    if kind == "input:range":
+        top = int(control.get_attribute("max"))
+        control.fill(str(top if int(control.input_value()) != top else 0))
+    elif kind.startswith("select"):
+        options = control.locator("option")
+        current = control.input_value()
+        values = [options.nth(i).get_attribute("value") for i in range(options.count())]
+        # by index: a value string also matches an option's label ("1" is the label of value 0)
+        control.select_option(index=next(i for i, v in enumerate(values) if v != current))
+    else:
+        control.click()
+
+
+@pytest.mark.parametrize(("name", "cell_id"), NEW_EXPLORERS)
+def test_every_control_of_the_new_explorers_changes_the_frame(browser, name, cell_id):
+    markup = stored_explorer_html(name, cell_id)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.set_content(f"<html><body>{markup}</body></html>")
+    count = page.locator(".llmbook-explore [data-control]").count()
+    assert count >= 2, f"{name}: expected at least two controls, found {count}"
+    for k in range(count):
+        page.set_content(f"<html><body>{markup}</body></html>")  # every control from the start
+        box = page.locator(".llmbook-explore")
+        before = box.locator(".lbx-frame:not([hidden])").get_attribute("data-index")
+        move_control(box.locator("[data-control]").nth(k))
+        after = box.locator(".lbx-frame:not([hidden])").get_attribute("data-index")
+        assert before != after, f"{name}: control {k} did not change the frame"
+        assert box.locator(".lbx-frame:not([hidden])").count() == 1
+    page.close()
