@@ -24,11 +24,22 @@ import torch
 
 from llmbook.files import write_atomic
 from llmbook.gpt import GPT, GPTConfig
-from llmbook.tokenizer import BPETokenizer, CharTokenizer, Tokenizer
+from llmbook.tokenizer import (
+    BPETokenizer,
+    CharTokenizer,
+    GPT2FormatTokenizer,
+    Tokenizer,
+    WordTokenizer,
+)
 
 FORMAT = "llmbook-gpt-checkpoint"
 VERSION = 1
 REQUIRED_KEYS = ("format", "version", "model", "model_config", "tokenizer", "step")
+# Every tokenizer a run can use: characters, words, the book's BPE, and a pretrained model's
+# GPT-2-format BPE (--init-from); a checkpoint names its kind.
+TOKENIZER_KINDS: dict[str, type[Tokenizer]] = {
+    t.kind: t for t in (CharTokenizer, WordTokenizer, BPETokenizer, GPT2FormatTokenizer)
+}
 
 
 class CheckpointError(ValueError):
@@ -110,10 +121,16 @@ def validate_checkpoint(ckpt: Any, path: str | os.PathLike = "checkpoint") -> No
         raise CheckpointError(f"checkpoint {path}: step must be an integer >= 0, got {step!r}")
     config = model_config_from(ckpt, path)
     tokenizer = tokenizer_from_state(ckpt["tokenizer"], path)
-    if tokenizer.vocab_size != config.vocab_size:
+    # A pretrained model's vocabulary may be padded beyond its tokenizer's (GPT-2 to 50,304,
+    # say); the tokenizers a run builds itself fix vocab_size exactly.
+    padded = tokenizer.kind == GPT2FormatTokenizer.kind
+    if tokenizer.vocab_size > config.vocab_size or (
+        not padded and tokenizer.vocab_size != config.vocab_size
+    ):
         raise CheckpointError(
             f"checkpoint {path}: the tokenizer has {tokenizer.vocab_size} tokens but the model "
             f"{config.vocab_size} (vocab_size); they must be equal"
+            + (" or the model larger" if padded else "")
         )
     _check_weights(ckpt["model"], config, path)
     _check_resume_state(ckpt, path)
@@ -236,15 +253,25 @@ def check_finite(ckpt: dict[str, Any], path: str | os.PathLike) -> None:
 
 
 def tokenizer_state(tokenizer: Tokenizer) -> dict[str, Any]:
-    """{'kind': 'char' | 'bpe', 'state': plain dict}: what `tokenizer_from_state` rebuilds."""
+    """{'kind': 'char' | 'word' | 'bpe' | 'bpe-gpt2-format', 'state': plain dict}: what
+    `tokenizer_from_state` rebuilds. TypeError for a tokenizer a checkpoint cannot hold (one
+    read by Hugging Face `tokenizers`, say)."""
+    if not isinstance(tokenizer, Tokenizer) or tokenizer.kind not in TOKENIZER_KINDS:
+        raise TypeError(
+            f"a checkpoint holds one of the book's tokenizers ({', '.join(TOKENIZER_KINDS)}), "
+            f"got {type(tokenizer).__name__}"
+        )
     return {"kind": tokenizer.kind, "state": tokenizer._state()}
 
 
 def tokenizer_from_state(saved: Any, path: str | os.PathLike = "checkpoint") -> Tokenizer:
     """The tokenizer that `tokenizer_state` described; CheckpointError if the state is bad."""
-    kinds = {"char": CharTokenizer, "bpe": BPETokenizer}
+    kinds = TOKENIZER_KINDS
     if not isinstance(saved, dict) or saved.get("kind") not in kinds:
-        raise CheckpointError(f"{path}: unknown tokenizer in checkpoint: {saved!r:.80}")
+        raise CheckpointError(
+            f"{path}: unknown tokenizer in checkpoint: {saved!r:.80}; this code reads "
+            f"{', '.join(kinds)}"
+        )
     state = saved.get("state")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: the tokenizer state must be a dict, got {state!r:.80}")

@@ -21,6 +21,7 @@ refused. The translation:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from llmbook.gpt import GPT, GPTConfig, param_count
 from llmbook.positional import rope_frequencies
@@ -298,6 +299,78 @@ def from_pretrained(
 
     use_fused_layer_norm(model)  # torch's one-kernel LayerNorm, the same numbers to rounding
     return model.to(device=device, dtype=dtype).eval()
+
+
+def crop_block_size(model: GPT, block_size: int) -> GPT:
+    """Shorten `model`'s context to `block_size` positions, in place (nanoGPT's
+    `crop_block_size`): the position table keeps its first rows, RoPE's tables their first
+    positions. A model cannot be given more positions than it was trained with."""
+    most = model.config.block_size
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    if block_size > most:
+        raise ValueError(
+            f"block_size={block_size} is longer than the pretrained model's context of {most} "
+            f"positions; it can only be shortened (--block-size up to {most})"
+        )
+    model.config = dataclasses.replace(model.config, block_size=block_size)
+    if model.config.position == "learned":
+        model.wpe.weight = nn.Parameter(model.wpe.weight.detach()[:block_size].clone())  # (T, C)
+        model.wpe.num_embeddings = block_size
+    else:
+        model.rope_cos = model.rope_cos[:block_size].clone()  # (T, hs/2)
+        model.rope_sin = model.rope_sin[:block_size].clone()
+    return model
+
+
+def set_dropout(model: GPT, dropout: float) -> GPT:
+    """Give every dropout of `model` (after embeddings, attention weights, residual branches)
+    the probability `dropout`, in place; a loaded checkpoint comes with 0."""
+    model.config = dataclasses.replace(model.config, dropout=dropout)  # checks the value
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = dropout
+        elif hasattr(module, "dropout") and isinstance(module.dropout, float):
+            module.dropout = dropout  # attention's dropout on its weights
+    return model
+
+
+def load_for_training(
+    name_or_path: str, block_size: int | None = None, dropout: float = 0.0
+) -> tuple[GPT, Tokenizer]:
+    """A pretrained model (in training mode) and its tokenizer, for `llmbook.train --init-from`.
+
+    `block_size` shortens the model's context (`crop_block_size`); None keeps it. The
+    tokenizer must be GPT-2-format vocab.json + merges.txt (the book's BPE reads them and a
+    checkpoint can hold it); its ids must all be rows of the model, which may have more rows
+    than the tokenizer has tokens (a padded vocabulary). PretrainedError says what is wrong.
+    """
+    try:
+        folder = checkpoint_folder(name_or_path)
+        tokenizer = load_tokenizer(folder)
+        if not isinstance(tokenizer, Tokenizer):
+            raise PretrainedError(
+                f"--init-from {name_or_path}: training needs GPT-2-format vocab.json and "
+                "merges.txt (the book's BPE reads them); this model has only tokenizer.json"
+            )
+        model = from_pretrained(folder)
+    except ImportError as exc:
+        raise PretrainedError(
+            f"--init-from needs: pip install 'llmbook[pretrained]' ({exc})"
+        ) from exc
+    if tokenizer.vocab_size > model.config.vocab_size:
+        raise PretrainedError(
+            f"{folder}: the tokenizer (vocab.json) has {tokenizer.vocab_size} tokens but the "
+            f"model (config.json vocab_size) only {model.config.vocab_size} rows; they belong "
+            f"to different models"
+        )
+    if block_size is not None:
+        try:
+            crop_block_size(model, block_size)
+        except ValueError as exc:
+            raise PretrainedError(f"--init-from {name_or_path}: {exc}") from None
+    set_dropout(model, dropout)
+    return model.train(), tokenizer
 
 
 def config_summary(config: GPTConfig) -> str:

@@ -14,8 +14,9 @@ Generation uses the KV cache unless `--no-cache`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -101,11 +102,32 @@ def generate_text(
     generator = torch.Generator(device=device).manual_seed(seed)
     was_training = model.training
     model.eval()
-    out = sample_ids(
-        model, idx, max_new_tokens, temperature, top_k, generator, context, top_p, use_cache
-    )
+    with only_known_ids(model, tokenizer.vocab_size):
+        out = sample_ids(
+            model, idx, max_new_tokens, temperature, top_k, generator, context, top_p, use_cache
+        )
     model.train(was_training)
     return tokenizer.decode(out[0].tolist())
+
+
+@contextlib.contextmanager
+def only_known_ids(model: GPT, known: int) -> Iterator[None]:
+    """Inside the block the model gives the ids from `known` on a logit of -inf, so that
+    sampling never picks one: a model whose vocabulary is padded beyond its tokenizer's (to a
+    multiple of 64, say) has rows that stand for no token."""
+    V = model.config.vocab_size
+    if known >= V:
+        yield
+        return
+
+    def mask(_module: torch.nn.Module, _inputs: Any, logits: torch.Tensor) -> torch.Tensor:
+        return logits.index_fill(-1, torch.arange(known, V, device=logits.device), -torch.inf)
+
+    handle = model.lm_head.register_forward_hook(mask)  # logits (..., V)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def load_pretrained(name_or_path: str, device: str | torch.device = "cpu") -> tuple[GPT, Any]:

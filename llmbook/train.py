@@ -147,6 +147,7 @@ class TrainConfig:
                                           block_size=64)
     )  # fmt: skip
     init_from: str | None = None  # gpt2, gpt2-medium, ..., a hub id or a folder: start from it
+    init_block_size: int | None = None  # with init_from: crop its context to this (None: keep)
     # the data
     dataset: str = "tinyshakespeare"
     tokenizer: str = "char"  # "char" or "bpe"
@@ -209,6 +210,8 @@ class TrainConfig:
         _check_int("seed", self.seed, 0, MAX_SEED)
         if self.stop_at is not None:
             _check_int("stop_at", self.stop_at, 1, self.max_steps)
+        if self.init_block_size is not None:
+            _check_int("init_block_size", self.init_block_size, 1)
         for name in BOOL_FIELDS:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
@@ -900,28 +903,6 @@ def _restore(
         ) from exc
 
 
-def _load_pretrained(name_or_path: str) -> tuple[GPT, Tokenizer]:
-    """A pretrained model and its tokenizer (`llmbook.pretrained`) for --init-from."""
-    from llmbook.pretrained import (
-        PretrainedError,
-        checkpoint_folder,
-        from_pretrained,
-        load_tokenizer,
-    )
-
-    try:
-        folder = checkpoint_folder(name_or_path)
-        tokenizer = load_tokenizer(folder)
-        if not isinstance(tokenizer, Tokenizer):
-            raise PretrainedError(
-                f"--init-from {name_or_path}: training needs GPT-2-format vocab.json and "
-                "merges.txt (the book's BPE reads them); this model has only tokenizer.json"
-            )
-        return from_pretrained(folder), tokenizer
-    except ImportError as exc:
-        raise ValueError(f"--init-from needs: pip install 'llmbook[pretrained]' ({exc})") from exc
-
-
 def train(
     config: TrainConfig,
     text: str | None = None,
@@ -954,9 +935,12 @@ def train(
 
     pretrained_model, pretrained_tokenizer = None, None
     if config.init_from is not None:
-        pretrained_model, pretrained_tokenizer = _load_pretrained(config.init_from)
-        model_config = dataclasses.replace(pretrained_model.config, dropout=config.dropout)
-        config = dataclasses.replace(config, model=model_config)
+        from llmbook.pretrained import load_for_training
+
+        pretrained_model, pretrained_tokenizer = load_for_training(
+            config.init_from, config.init_block_size, config.dropout
+        )
+        config = dataclasses.replace(config, model=pretrained_model.config)
     data = prepare_data(config, text, pretrained_tokenizer)
     ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
     ckpt = None
@@ -965,10 +949,10 @@ def train(
         ckpt = _load_for_resume(ckpt_path, config, ddp, data)
 
     _seed_everything(config.seed)  # the same initial weights on every rank
-    model = GPT(config.model_config(data.tokenizer.vocab_size))
-    if pretrained_model is not None:
-        model.load_state_dict(pretrained_model.state_dict())
-        del pretrained_model
+    if pretrained_model is not None:  # one copy of the weights: the loaded model trains
+        model, pretrained_model = pretrained_model, None
+    else:
+        model = GPT(config.model_config(data.tokenizer.vocab_size))
     model.set_fused_attention(config.fused_attention)
     if config.fused_norm:
         use_fused_layer_norm(model)
@@ -1126,6 +1110,8 @@ HELP = {  # one line per flag: what it does (its default is added by build_parse
     "init_from": "start from pretrained weights and tokenizer: gpt2, gpt2-medium, gpt2-large, "
     "gpt2-xl, an owner/model hub id, or a folder with config.json, *.safetensors, vocab.json "
     "and merges.txt (the model's shape comes from it; none: random weights)",
+    "init_block_size": "with --init-from: shorten the pretrained model's context to this many "
+    "positions (--block-size with --init-from does the same; none: keep it)",
     "dataset": "the text to train on",
     "tokenizer": "char: one token per character; bpe: byte-level BPE trained on the training split",
     "bpe_vocab_size": "tokens of the BPE vocabulary (256 bytes + merges), with --tokenizer bpe",
@@ -1232,7 +1218,11 @@ def config_from_args(argv: Sequence[str] | None = None) -> TrainConfig:
     parser = build_parser()
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k != "preset" and v is not None}
-    shaped = sorted(k for k in overrides if k in MODEL_SETTINGS and k != "dropout")
+    shaped = sorted(
+        k for k in overrides if k in MODEL_SETTINGS and k not in ("dropout", "block_size")
+    )
+    if overrides.get("init_from") is not None and "block_size" in overrides:
+        overrides.setdefault("init_block_size", overrides["block_size"])  # crop the context
     if overrides.get("init_from") is not None and shaped:
         parser.error(
             f"--init-from takes the model's shape from the checkpoint; leave out "
