@@ -264,7 +264,13 @@ BAD_VALUES: dict[str, st.SearchStrategy[str]] = {
     # the model settings beyond the shape (GPTConfig's, reached through TrainConfig.model)
     **{
         name: st.one_of(st.integers(max_value=0).map(str), NOT_INT)
-        for name in ("grad_accum", "n_kv_head", "mlp_hidden", "rope_original_context")
+        for name in (
+            "grad_accum",
+            "n_kv_head",
+            "mlp_hidden",
+            "rope_original_context",
+            "init_block_size",
+        )
     },
     **{
         name: st.one_of(reals(max_value=0.0), NON_FINITE)
