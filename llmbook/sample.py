@@ -28,7 +28,7 @@ from llmbook.checkpoint import (
     tokenizer_from_state,
 )
 from llmbook.gpt import GPT, _check_sampling, sample_next
-from llmbook.tokenizer import Tokenizer
+from llmbook.tokenizer import GPT2FormatTokenizer, Tokenizer
 
 
 def load_model(path: str, device: str | torch.device = "cpu") -> tuple[GPT, Tokenizer]:
@@ -96,7 +96,10 @@ def generate_text(
     """
     if not isinstance(prompt, str) or prompt == "":
         raise ValueError(f"the prompt must be a non-empty string, got {prompt!r}")
-    ids = tokenizer.encode(prompt)  # ValueError naming an unknown character
+    if isinstance(tokenizer, GPT2FormatTokenizer):  # "<|endoftext|>" starts a new document
+        ids = tokenizer.encode(prompt, allowed_special="all")
+    else:
+        ids = tokenizer.encode(prompt)  # ValueError naming an unknown character
     device = next(model.parameters()).device
     idx = torch.tensor([ids], dtype=torch.long, device=device)  # (1, T)
     generator = torch.Generator(device=device).manual_seed(seed)
