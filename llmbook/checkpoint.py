@@ -47,8 +47,20 @@ class CheckpointError(ValueError):
 
 
 def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> Path:
-    """torch.save `obj` to a temp file beside `path`, then os.replace it into place."""
-    return write_atomic(path, lambda f: torch.save(obj, f))
+    """torch.save `obj` to a temp file beside `path`, then os.replace it into place.
+
+    OSError naming `path` if it cannot be written (torch reports a full disk as a RuntimeError
+    about the zip entry it was writing)."""
+
+    def save(f: Any) -> None:
+        try:
+            torch.save(obj, f)
+        except RuntimeError as exc:
+            if "writ" not in str(exc):
+                raise
+            raise OSError(f"cannot write {path}: {str(exc).splitlines()[0]}") from None
+
+    return write_atomic(path, save)
 
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:

@@ -30,7 +30,7 @@ from typing import TypeVar
 import torch
 from tqdm.auto import tqdm
 
-from llmbook.files import fsync_folder, remove_orphans, temp_prefix
+from llmbook.files import default_file_mode, fsync_folder, remove_orphans, temp_prefix
 
 _CHUNK_BYTES = 1 << 16
 _TIMEOUT_S = 30  # the longest wait for any one reply or block
@@ -241,6 +241,7 @@ def download(
         except (OSError, http.client.HTTPException, ValueError) as exc:  # HTTPError is an OSError
             tried.append(f"  {url}: {_reason(exc, limits)}")
             continue
+        os.chmod(tmp, default_file_mode())  # mkstemp made it 0600; the cache is the user's
         os.replace(tmp, target)
         fsync_folder(folder)
         return target

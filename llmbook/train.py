@@ -70,6 +70,7 @@ from llmbook.checkpoint import (
 from llmbook.data import CORPORA, DownloadError, load_text, train_val_split
 from llmbook.gpt import GPT, MLPS, NORMS, POSITIONS, GPTConfig, param_count
 from llmbook.norm import LayerNorm
+from llmbook.runlock import FolderLockedError, RunInterrupted, guarded_run, note_saved, note_step
 from llmbook.tokenizer import BPETokenizer, CharTokenizer, Tokenizer
 
 CHECKPOINT_NAME = "ckpt.pt"
@@ -907,6 +908,21 @@ def train(
     config: TrainConfig,
     text: str | None = None,
     callback: Callable[[dict[str, float]], None] | None = None,
+    argv: Sequence[str] | None = None,
+) -> TrainResult:
+    """`_train` holding the output folder's lock (`llmbook.runlock`: a second run there is
+    refused, FolderLockedError) and stopping on Ctrl-C or SIGTERM with RunInterrupted, whose
+    message says what is kept and how to resume (`argv`: the command line's flags)."""
+    config.validate()
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    with guarded_run(config.out_dir, config.stop_at or config.max_steps, argv, is_main):
+        return _train(config, text, callback)
+
+
+def _train(
+    config: TrainConfig,
+    text: str | None = None,
+    callback: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train a GPT as `config` says; return the model, its tokenizer and the evaluation log.
 
@@ -1036,6 +1052,7 @@ def train(
                 scaler,
             )
             last_saved = done
+            note_saved(done)
             if losses["val"] < best_val:  # the best so far, kept beside the latest
                 best_val = losses["val"]
                 save_checkpoint(
@@ -1057,6 +1074,7 @@ def train(
         bar.set_postfix(train=f"{losses['train']:.3f}", val=f"{losses['val']:.3f}")
 
     bar = _progress(config, ddp, step, stop)
+    note_step(step)
     model.train()
     if step == 0:
         evaluate_and_save(0)
@@ -1085,6 +1103,7 @@ def train(
                     loss.backward()
         bar.update(1)
         done = step_now + 1
+        note_step(done)
         if done % config.eval_interval == 0 or done == stop:
             evaluate_and_save(done)
     bar.close()
@@ -1241,12 +1260,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     config = config_from_args(argv)
     try:
-        result = train(config)
+        result = train(config, argv=sys.argv[1:] if argv is None else argv)
     except (ValueError, CheckpointError) as exc:
         parser.error(str(exc))
-    except (DivergedError, DownloadError, OSError) as exc:
+    except (DivergedError, DownloadError, OSError, FolderLockedError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
+    except RunInterrupted as exc:  # Ctrl-C or SIGTERM: one line, exit 130 or 143
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return exc.exit_code
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
