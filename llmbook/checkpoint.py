@@ -98,6 +98,11 @@ def _check_device_available(device: str | torch.device) -> None:
         kind = torch.device(device).type
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"unknown device {device!r}: {exc}") from None
+    if kind == "meta":
+        raise ValueError(
+            f"device {str(device)!r} holds shapes but no numbers, so nothing can be computed "
+            f"there; use cpu, cuda or mps"
+        )
     if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r} is not available: this machine has no CUDA")
     index = torch.device(device).index

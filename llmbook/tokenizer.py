@@ -745,7 +745,20 @@ def load_gpt2_bpe(
         file_ids.append(vocab[text])
     made = set(file_ids)
     special = {s: i for s, i in vocab.items() if i not in made}  # "<|endoftext|>" and the like
+    plain = [s for s in special if not SPECIAL_TOKEN.fullmatch(s)]
+    if plain:
+        raise ValueError(
+            f"{vocab_path} has {len(plain)} token(s) that no merge of {merges_path} makes and "
+            f"that are not special tokens such as <|endoftext|> (e.g. {plain[:3]}); merges.txt "
+            f"is cut short or belongs to another vocab.json"
+        )
+    if len(set(vocab.values())) != len(vocab):
+        raise ValueError(f"{vocab_path} gives one id to two tokens")
     return GPT2FormatTokenizer(merges, file_ids, special, pattern or GPT2_PATTERN)
+
+
+SPECIAL_TOKEN = re.compile(r"<[^<>]+>|\[[^\[\]]+\]")
+"""What a special token of a vocab.json looks like: <|endoftext|>, <pad>, [CLS]."""
 
 
 def save_gpt2_bpe(tokenizer: BPETokenizer, folder: str | os.PathLike) -> tuple[Path, Path]:
