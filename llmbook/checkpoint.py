@@ -13,6 +13,8 @@ checkpoint as a whole (header, model config, tokenizer, every weight's shape) an
 from __future__ import annotations
 
 import dataclasses
+import errno
+import hashlib
 import os
 import random
 from collections.abc import Iterator
@@ -83,7 +85,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except OSError as exc:
+        if exc.errno == errno.EINVAL:  # what torch says of a zip file cut short
+            raise CheckpointError(
+                f"checkpoint {path} is cut short or damaged ({path.stat().st_size:,} bytes): "
+                f"its writer was stopped, or the copy is incomplete; use ckpt.pt or best.pt "
+                f"written by a run, or copy it again"
+            ) from None
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    except EOFError:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes)") from None
     except Exception as exc:  # truncated zip, random bytes, pickled classes, ...
         raise CheckpointError(
             f"checkpoint {path} is corrupt or not a llmbook checkpoint ({type(exc).__name__}: "
@@ -296,6 +306,35 @@ def tokenizer_from_state(saved: Any, path: str | os.PathLike = "checkpoint") -> 
         return kinds[saved["kind"]]._from_state(state)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: bad {saved['kind']} tokenizer state: {exc!s:.200}") from exc
+
+
+def data_fingerprint(train_ids: torch.Tensor, val_ids: torch.Tensor) -> str:
+    """sha256 of a run's token ids (training, then validation): a resumed run must train on
+    the same ids, or its batches would silently come from another text."""
+    digest = hashlib.sha256()
+    for ids in (train_ids, val_ids):
+        digest.update(len(ids).to_bytes(8, "little"))
+        digest.update(ids.to(torch.int64).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def check_same_data(
+    ckpt: dict[str, Any], tokenizer: Tokenizer, fingerprint: str, path: str | os.PathLike
+) -> None:
+    """CheckpointError unless this run's tokenizer and token ids are the checkpoint's: resuming
+    on another text (or with another tokenizer) would train on ids the model never meant."""
+    saved = tokenizer_from_state(ckpt["tokenizer"], path)
+    if tokenizer_state(saved) != tokenizer_state(tokenizer):
+        raise CheckpointError(
+            f"checkpoint {path} was trained with another tokenizer than this run's text gives "
+            f"({saved!r} there, {tokenizer!r} here): resume it on the text it was trained on"
+        )
+    if ckpt.get("data_sha256", fingerprint) != fingerprint:
+        raise CheckpointError(
+            f"checkpoint {path} was trained on another text than this run's (the token ids "
+            f"differ): resume it on the text it was trained on, or start a new run with "
+            f"--overwrite"
+        )
 
 
 def rng_state() -> dict[str, Any]:

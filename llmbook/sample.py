@@ -60,6 +60,10 @@ def sample_ids(
     idx (B, T) -> (B, T + max_new_tokens). With context = block_size (the default) this is
     exactly `model.generate`; a shorter window recomputes it at every step (no cache).
     """
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
+        raise TypeError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
     block_size = model.config.block_size
     context = block_size if context is None else context
     if isinstance(context, bool) or not isinstance(context, int) or context <= 0:
@@ -105,12 +109,33 @@ def generate_text(
     generator = torch.Generator(device=device).manual_seed(seed)
     was_training = model.training
     model.eval()
-    with only_known_ids(model, tokenizer.vocab_size):
+    with finite_logits(model), only_known_ids(model, tokenizer.vocab_size):  # in this order
         out = sample_ids(
             model, idx, max_new_tokens, temperature, top_k, generator, context, top_p, use_cache
         )
     model.train(was_training)
     return tokenizer.decode(out[0].tolist())
+
+
+@contextlib.contextmanager
+def finite_logits(model: GPT) -> Iterator[None]:
+    """Inside the block a nan or infinite logit is a ValueError saying where it comes from,
+    instead of an error deep inside torch.multinomial (or a token drawn from nan)."""
+
+    def check(_module: torch.nn.Module, _inputs: Any, logits: torch.Tensor) -> None:
+        if not bool(torch.isfinite(logits).all()):
+            bad = logits[~torch.isfinite(logits)].flatten()[0].item()
+            raise ValueError(
+                f"the model gave a logit of {bad}: its weights hold nan or inf, or its numbers "
+                f"overflow in {logits.dtype}; check the checkpoint (a diverged run?) or load it "
+                f"in float32"
+            )
+
+    handle = model.lm_head.register_forward_hook(check)  # logits (..., V)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 @contextlib.contextmanager

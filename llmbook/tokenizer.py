@@ -281,6 +281,12 @@ class CharTokenizer(Tokenizer):
         for ch in chars:
             if not isinstance(ch, str) or len(ch) != 1:
                 raise ValueError(f"vocabulary entries must be single characters, got {ch!r}")
+            if "\ud800" <= ch <= "\udfff":
+                raise ValueError(
+                    f"the text holds {ch!r}, a lone surrogate: half of a character that UTF-8 "
+                    f"cannot encode (text read from a file never has one; it comes from "
+                    f"slicing or decoding with errors='surrogateescape')"
+                )
         if len(set(chars)) != len(chars):
             repeated = sorted(ch for ch, n in Counter(chars).items() if n > 1)
             raise ValueError(f"vocabulary has repeated characters: {repeated!r}")

@@ -59,6 +59,8 @@ from llmbook.checkpoint import (
     FORMAT,
     VERSION,
     CheckpointError,
+    check_same_data,
+    data_fingerprint,
     load_checkpoint,
     rng_state,
     save_atomic,
@@ -362,6 +364,8 @@ def pick_device(requested: str = "auto") -> torch.device:
         device = torch.device(requested)
     except RuntimeError as exc:
         raise ValueError(f"unknown device {requested!r}: {exc}") from None
+    if device.type == "meta":
+        raise ValueError(f"device {requested!r} holds shapes but no numbers; use cpu, cuda or mps")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {requested!r} was asked for, but CUDA is not available")
     if device.type == "mps" and not torch.backends.mps.is_available():
@@ -773,6 +777,7 @@ def save_checkpoint(
     log: list[dict[str, float]],
     ddp: Distributed,
     scaler: Any = None,
+    data_sha256: str | None = None,
 ) -> None:
     """Every rank sends its RNG states; rank 0 writes the file."""
     local_rng = {**rng_state(), "data": [g.get_state() for g in streams]}
@@ -793,6 +798,8 @@ def save_checkpoint(
     }
     if scaler is not None:
         ckpt["scaler"] = scaler.state_dict()
+    if data_sha256 is not None:  # checked on resume (llmbook.checkpoint.check_same_data)
+        ckpt["data_sha256"] = data_sha256
     save_atomic(ckpt, path)
 
 
@@ -876,6 +883,7 @@ def _load_for_resume(
     """The checkpoint to resume, checked against this run; its tokenizer replaces data's."""
     ckpt = load_checkpoint(ckpt_path)
     check_compatible(ckpt, config, ddp, ckpt_path)
+    check_same_data(ckpt, data.tokenizer, data_fingerprint(data.train, data.val), ckpt_path)
     data.tokenizer = tokenizer_from_state(ckpt["tokenizer"], ckpt_path)
     return ckpt
 
@@ -958,6 +966,7 @@ def _train(
         )
         config = dataclasses.replace(config, model=pretrained_model.config)
     data = prepare_data(config, text, pretrained_tokenizer)
+    fingerprint = data_fingerprint(data.train, data.val)  # a resumed run must train on these
     ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
     ckpt = None
     if config.resume:
@@ -1050,6 +1059,7 @@ def _train(
                 log,
                 ddp,
                 scaler,
+                data_sha256=fingerprint,
             )
             last_saved = done
             note_saved(done)
@@ -1066,6 +1076,7 @@ def _train(
                     log,
                     ddp,
                     scaler,
+                    data_sha256=fingerprint,
                 )
             if ddp.is_main:
                 write_log(ckpt_path.parent / LOG_NAME, config, log)
@@ -1076,7 +1087,7 @@ def _train(
     bar = _progress(config, ddp, step, stop)
     note_step(step)
     model.train()
-    if step == 0:
+    if step == 0 and not log:  # a checkpoint of step 0 already holds its evaluation
         evaluate_and_save(0)
     for step_now in range(step, stop):
         for group in optimizer.param_groups:

@@ -321,6 +321,8 @@ def test_bad_bpe_vocabulary_device_and_out_dir_are_refused(tmp_path: Path, capsy
     err = cli_error([*TINY_FLAGS, "--tokenizer", "bpe", "--bpe-vocab-size", "100"], capsys)
     assert "bpe_vocab_size must be an integer in 257..65536, got 100 (--bpe-vocab-size)" in err
     assert "unknown device 'tpu9'" in cli_error([*TINY_FLAGS, "--device", "tpu9"], capsys)
+    err = cli_error([*TINY_FLAGS, "--device", "meta"], capsys)
+    assert "device 'meta' holds shapes but no numbers; use cpu, cuda or mps" in err
     if not torch.cuda.is_available():
         err = cli_error([*TINY_FLAGS, "--device", "cuda"], capsys)
         assert "device 'cuda' was asked for, but CUDA is not available" in err
