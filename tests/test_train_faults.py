@@ -69,7 +69,9 @@ def test_out_dir_that_cannot_be_written_is_refused(
 
     monkeypatch.setattr(train.tempfile, "TemporaryFile", read_only)
     err = cli_error([*TINY_FLAGS, "--out-dir", str(tmp_path / "run")], capsys)
-    assert f"is not writable: cannot create a file in {tmp_path} (Permission denied)" in err
+    # the folder is made (to hold the run's lock) before the check, and removed after it
+    assert f"is not writable: cannot create a file in {tmp_path / 'run'} (Permission denied)" in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_folders_of_out_dir_are_made_and_tilde_is_expanded(
