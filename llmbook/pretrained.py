@@ -492,6 +492,25 @@ def set_dropout(model: GPT, dropout: float) -> GPT:
     return model
 
 
+def training_config(
+    name_or_path: str, block_size: int | None = None, dropout: float = 0.0
+) -> GPTConfig:
+    """The `GPTConfig` that `load_for_training` will give, from config.json alone (no weights
+    read), so that the memory a run needs can be checked before loading anything."""
+    config = read_model_config(checkpoint_folder(name_or_path))
+    if block_size is not None:
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise PretrainedError(f"block_size must be a positive integer, got {block_size!r}")
+        if block_size > config.block_size:
+            raise PretrainedError(
+                f"--init-from {name_or_path}: block_size={block_size} is longer than the "
+                f"pretrained model's context of {config.block_size} positions; it can only be "
+                f"shortened (--block-size up to {config.block_size})"
+            )
+        config = dataclasses.replace(config, block_size=block_size)
+    return dataclasses.replace(config, dropout=dropout)
+
+
 def load_for_training(
     name_or_path: str, block_size: int | None = None, dropout: float = 0.0
 ) -> tuple[GPT, Tokenizer]:

@@ -525,6 +525,7 @@ def check_memory(
 ) -> None:
     """ValueError, before anything is allocated, if the model cannot fit in memory."""
     vocab = config.bpe_vocab_size if config.tokenizer == "bpe" else 1
+    vocab = config.model.vocab_size if config.init_from is not None else vocab
     needed = memory_needed(config, vocab, precision, ddp.world_size)
     free = available_memory(device)
     if free is None:
@@ -952,6 +953,11 @@ def _train(
     if ddp.enabled:
         config = dataclasses.replace(config, data_streams=ddp.world_size)
     precision = resolve_precision(config.precision, device)
+    if config.init_from is not None:  # the memory check sizes the pretrained model
+        from llmbook.pretrained import training_config
+
+        model_config = training_config(config.init_from, config.init_block_size, config.dropout)
+        config = dataclasses.replace(config, model=model_config)
     check_memory(config, device, precision, ddp)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True

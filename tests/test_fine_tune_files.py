@@ -156,3 +156,23 @@ def test_padded_vocabulary_trains_and_never_samples_a_padding_id(
     assert int(ids.max()) < TOKENS
     text = sample.generate_text(model, tokenizer, "ROMEO", 40, temperature=2.0, seed=1)
     assert text.startswith("ROMEO")
+
+
+def test_the_memory_check_sizes_the_pretrained_model_before_loading_it(
+    gpt2_folder: Path, short_text: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from llmbook import pretrained
+    from llmbook.gpt import param_count
+
+    loaded: list[str] = []
+    monkeypatch.setattr(train, "available_memory", lambda device: 10_000)
+    monkeypatch.setattr(pretrained, "from_pretrained", lambda *a, **k: loaded.append("x"))
+    with pytest.raises(SystemExit) as exit_info:
+        train.main([*RUN, "--init-from", str(gpt2_folder), "--block-size", "16"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    n_params = param_count(pretrained.training_config(str(gpt2_folder), 16))
+    # wte, wpe cropped to 16 rows, 2 blocks (qkv, proj, fc, proj with biases; 2 norms), ln_f
+    assert n_params == 300 * 32 + 16 * 32 + 2 * (12 * 32 * 32 + 13 * 32) + 2 * 32
+    assert "cannot be trained in the memory of cpu" in err and f"({n_params:,} parameters" in err
+    assert loaded == []  # refused before any weight was read
