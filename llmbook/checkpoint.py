@@ -5,9 +5,12 @@ Built in chapter 13, The GPT architecture (the training program of `llmbook.trai
 A checkpoint is one dict of tensors and plain Python values (no pickled classes), so it loads
 with `weights_only=True`. It is written to a temporary file in the same folder, synced to disk and
 then moved into place with `os.replace`, so a reader, or a run killed half way, never sees a
-partial file; the temp files of killed writes are removed by the next write. Loading checks the
-checkpoint as a whole (header, model config, tokenizer, every weight's shape) and raises one
-`CheckpointError` naming what is wrong.
+partial file; the temp files of killed writes are removed by the next write, and when a run
+starts in the folder (`llmbook.runlock`). Files get the user's umask, not the temp file's 0600.
+Loading checks the checkpoint as a whole (header, model config, tokenizer, every weight's shape)
+and raises one `CheckpointError` naming what is wrong. A checkpoint holds the run's tokenizer,
+whichever it is (characters, the book's BPE, or a pretrained model's GPT-2-format BPE), and the
+sha256 of the run's token ids, so that a resumed run must use the same text.
 """
 
 from __future__ import annotations

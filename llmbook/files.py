@@ -3,7 +3,8 @@
 Used by `llmbook.checkpoint` (checkpoints, logs) and `llmbook.data` (downloads). A file is
 written to a temp file beside its final name, synced to disk, renamed into place with
 `os.replace` (atomic), and the rename is synced too. A process killed half way leaves only its
-temp file, which the next write of the same file removes.
+temp file, which the next write of the same file removes (and `llmbook.runlock` when a run
+starts in the folder). The finished file gets the user's umask (`default_file_mode`).
 """
 
 from __future__ import annotations
