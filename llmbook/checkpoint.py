@@ -30,6 +30,8 @@ import torch
 from llmbook.files import write_atomic
 from llmbook.gpt import GPT, GPTConfig
 from llmbook.tokenizer import (
+    GPT2_LIKE_PATTERN,
+    GPT2_PATTERN,
     BPETokenizer,
     CharTokenizer,
     GPT2FormatTokenizer,
@@ -327,7 +329,7 @@ def check_same_data(
     """CheckpointError unless this run's tokenizer and token ids are the checkpoint's: resuming
     on another text (or with another tokenizer) would train on ids the model never meant."""
     saved = tokenizer_from_state(ckpt["tokenizer"], path)
-    if tokenizer_state(saved) != tokenizer_state(tokenizer):
+    if _comparable(tokenizer_state(saved)) != _comparable(tokenizer_state(tokenizer)):
         raise CheckpointError(
             f"checkpoint {path} was trained with another tokenizer than this run's text gives "
             f"({saved!r} there, {tokenizer!r} here): resume it on the text it was trained on"
@@ -338,6 +340,16 @@ def check_same_data(
             f"differ): resume it on the text it was trained on, or start a new run with "
             f"--overwrite"
         )
+
+
+def _comparable(state: dict[str, Any]) -> dict[str, Any]:
+    """A tokenizer state with GPT2_LIKE_PATTERN read as GPT2_PATTERN: BPE checkpoints written
+    before the exact pattern was the default resume (on Tiny Shakespeare, which is ASCII, the
+    two patterns cut the text alike; `llmbook.tokenizer.GPT2_LIKE_PATTERN` says where not)."""
+    inner = state.get("state", {})
+    if inner.get("pattern") == GPT2_LIKE_PATTERN:
+        return {**state, "state": {**inner, "pattern": GPT2_PATTERN}}
+    return state
 
 
 def rng_state() -> dict[str, Any]:

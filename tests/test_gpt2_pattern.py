@@ -186,3 +186,20 @@ def test_any_trained_bpe_exports_and_loads_back(
         tokenizer_from_state(tokenizer_state(loaded)),
     ):
         assert isinstance(again, GPT2FormatTokenizer) and again.encode(probe) == ids
+
+
+def test_a_prompt_may_start_with_endoftext_as_gpt2_samples_do(hf_trained) -> None:
+    """Sampling lets special tokens into the prompt (as nanoGPT's sample.py does for GPT-2)."""
+    import torch
+
+    from llmbook.gpt import GPT, GPTConfig
+    from llmbook.sample import generate_text
+
+    ours, hf = hf_trained
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=ours.vocab_size, block_size=16, n_layer=1, n_head=2,
+                          n_embd=16)).eval()  # fmt: skip
+    text = generate_text(model, ours, "<|endoftext|>The", max_new_tokens=4, seed=2)
+    assert text.startswith("<|endoftext|>The")
+    ids = ours.encode(text, allowed_special="all")
+    assert ids[0] == hf.token_to_id("<|endoftext|>")
