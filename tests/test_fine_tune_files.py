@@ -90,6 +90,7 @@ def test_fine_tuned_files_sample_and_resume_through_the_command_line(
         torch.testing.assert_close(resumed["model"][name], tensor, msg=name)
 
 
+@pytest.mark.slow  # a new Python process imports torch
 def test_sample_program_opens_a_fine_tuned_checkpoint_in_a_new_process(
     gpt2_folder: Path, short_text: str, tmp_path: Path
 ) -> None:

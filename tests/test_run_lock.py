@@ -47,6 +47,7 @@ def _wait_for_checkpoint(run: subprocess.Popen, out: Path, timeout: float = 180)
     pytest.fail("the run wrote no checkpoint in time")
 
 
+@pytest.mark.slow  # two processes train the tiny model for a few seconds each
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_second_run_is_refused_and_a_stopped_run_says_how_to_resume(
     signum: int, tmp_path: Path, text: str, capsys: pytest.CaptureFixture
