@@ -5,14 +5,19 @@ Built in chapter 13, The GPT architecture (the training program of `llmbook.trai
 A checkpoint is one dict of tensors and plain Python values (no pickled classes), so it loads
 with `weights_only=True`. It is written to a temporary file in the same folder, synced to disk and
 then moved into place with `os.replace`, so a reader, or a run killed half way, never sees a
-partial file; the temp files of killed writes are removed by the next write. Loading checks the
-checkpoint as a whole (header, model config, tokenizer, every weight's shape) and raises one
-`CheckpointError` naming what is wrong.
+partial file; the temp files of killed writes are removed by the next write, and when a run
+starts in the folder (`llmbook.runlock`). Files get the user's umask, not the temp file's 0600.
+Loading checks the checkpoint as a whole (header, model config, tokenizer, every weight's shape)
+and raises one `CheckpointError` naming what is wrong. A checkpoint holds the run's tokenizer,
+whichever it is (characters, the book's BPE, or a pretrained model's GPT-2-format BPE), and the
+sha256 of the run's token ids, so that a resumed run must use the same text.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import hashlib
 import os
 import random
 from collections.abc import Iterator
@@ -24,11 +29,24 @@ import torch
 
 from llmbook.files import write_atomic
 from llmbook.gpt import GPT, GPTConfig
-from llmbook.tokenizer import BPETokenizer, CharTokenizer, Tokenizer
+from llmbook.tokenizer import (
+    GPT2_LIKE_PATTERN,
+    GPT2_PATTERN,
+    BPETokenizer,
+    CharTokenizer,
+    GPT2FormatTokenizer,
+    Tokenizer,
+    WordTokenizer,
+)
 
 FORMAT = "llmbook-gpt-checkpoint"
 VERSION = 1
 REQUIRED_KEYS = ("format", "version", "model", "model_config", "tokenizer", "step")
+# Every tokenizer a run can use: characters, words, the book's BPE, and a pretrained model's
+# GPT-2-format BPE (--init-from); a checkpoint names its kind.
+TOKENIZER_KINDS: dict[str, type[Tokenizer]] = {
+    t.kind: t for t in (CharTokenizer, WordTokenizer, BPETokenizer, GPT2FormatTokenizer)
+}
 
 
 class CheckpointError(ValueError):
@@ -36,8 +54,20 @@ class CheckpointError(ValueError):
 
 
 def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> Path:
-    """torch.save `obj` to a temp file beside `path`, then os.replace it into place."""
-    return write_atomic(path, lambda f: torch.save(obj, f))
+    """torch.save `obj` to a temp file beside `path`, then os.replace it into place.
+
+    OSError naming `path` if it cannot be written (torch reports a full disk as a RuntimeError
+    about the zip entry it was writing)."""
+
+    def save(f: Any) -> None:
+        try:
+            torch.save(obj, f)
+        except RuntimeError as exc:
+            if "writ" not in str(exc):
+                raise
+            raise OSError(f"cannot write {path}: {str(exc).splitlines()[0]}") from None
+
+    return write_atomic(path, save)
 
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
@@ -60,7 +90,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except OSError as exc:
+        if exc.errno == errno.EINVAL:  # what torch says of a zip file cut short
+            raise CheckpointError(
+                f"checkpoint {path} is cut short or damaged ({path.stat().st_size:,} bytes): "
+                f"its writer was stopped, or the copy is incomplete; use ckpt.pt or best.pt "
+                f"written by a run, or copy it again"
+            ) from None
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    except EOFError:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes)") from None
     except Exception as exc:  # truncated zip, random bytes, pickled classes, ...
         raise CheckpointError(
             f"checkpoint {path} is corrupt or not a llmbook checkpoint ({type(exc).__name__}: "
@@ -75,6 +113,11 @@ def _check_device_available(device: str | torch.device) -> None:
         kind = torch.device(device).type
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"unknown device {device!r}: {exc}") from None
+    if kind == "meta":
+        raise ValueError(
+            f"device {str(device)!r} holds shapes but no numbers, so nothing can be computed "
+            f"there; use cpu, cuda or mps"
+        )
     if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r} is not available: this machine has no CUDA")
     index = torch.device(device).index
@@ -110,10 +153,16 @@ def validate_checkpoint(ckpt: Any, path: str | os.PathLike = "checkpoint") -> No
         raise CheckpointError(f"checkpoint {path}: step must be an integer >= 0, got {step!r}")
     config = model_config_from(ckpt, path)
     tokenizer = tokenizer_from_state(ckpt["tokenizer"], path)
-    if tokenizer.vocab_size != config.vocab_size:
+    # A pretrained model's vocabulary may be padded beyond its tokenizer's (GPT-2 to 50,304,
+    # say); the tokenizers a run builds itself fix vocab_size exactly.
+    padded = tokenizer.kind == GPT2FormatTokenizer.kind
+    if tokenizer.vocab_size > config.vocab_size or (
+        not padded and tokenizer.vocab_size != config.vocab_size
+    ):
         raise CheckpointError(
             f"checkpoint {path}: the tokenizer has {tokenizer.vocab_size} tokens but the model "
             f"{config.vocab_size} (vocab_size); they must be equal"
+            + (" or the model larger" if padded else "")
         )
     _check_weights(ckpt["model"], config, path)
     _check_resume_state(ckpt, path)
@@ -236,15 +285,25 @@ def check_finite(ckpt: dict[str, Any], path: str | os.PathLike) -> None:
 
 
 def tokenizer_state(tokenizer: Tokenizer) -> dict[str, Any]:
-    """{'kind': 'char' | 'bpe', 'state': plain dict}: what `tokenizer_from_state` rebuilds."""
+    """{'kind': 'char' | 'word' | 'bpe' | 'bpe-gpt2-format', 'state': plain dict}: what
+    `tokenizer_from_state` rebuilds. TypeError for a tokenizer a checkpoint cannot hold (one
+    read by Hugging Face `tokenizers`, say)."""
+    if not isinstance(tokenizer, Tokenizer) or tokenizer.kind not in TOKENIZER_KINDS:
+        raise TypeError(
+            f"a checkpoint holds one of the book's tokenizers ({', '.join(TOKENIZER_KINDS)}), "
+            f"got {type(tokenizer).__name__}"
+        )
     return {"kind": tokenizer.kind, "state": tokenizer._state()}
 
 
 def tokenizer_from_state(saved: Any, path: str | os.PathLike = "checkpoint") -> Tokenizer:
     """The tokenizer that `tokenizer_state` described; CheckpointError if the state is bad."""
-    kinds = {"char": CharTokenizer, "bpe": BPETokenizer}
+    kinds = TOKENIZER_KINDS
     if not isinstance(saved, dict) or saved.get("kind") not in kinds:
-        raise CheckpointError(f"{path}: unknown tokenizer in checkpoint: {saved!r:.80}")
+        raise CheckpointError(
+            f"{path}: unknown tokenizer in checkpoint: {saved!r:.80}; this code reads "
+            f"{', '.join(kinds)}"
+        )
     state = saved.get("state")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: the tokenizer state must be a dict, got {state!r:.80}")
@@ -252,6 +311,45 @@ def tokenizer_from_state(saved: Any, path: str | os.PathLike = "checkpoint") -> 
         return kinds[saved["kind"]]._from_state(state)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: bad {saved['kind']} tokenizer state: {exc!s:.200}") from exc
+
+
+def data_fingerprint(train_ids: torch.Tensor, val_ids: torch.Tensor) -> str:
+    """sha256 of a run's token ids (training, then validation): a resumed run must train on
+    the same ids, or its batches would silently come from another text."""
+    digest = hashlib.sha256()
+    for ids in (train_ids, val_ids):
+        digest.update(len(ids).to_bytes(8, "little"))
+        digest.update(ids.to(torch.int64).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def check_same_data(
+    ckpt: dict[str, Any], tokenizer: Tokenizer, fingerprint: str, path: str | os.PathLike
+) -> None:
+    """CheckpointError unless this run's tokenizer and token ids are the checkpoint's: resuming
+    on another text (or with another tokenizer) would train on ids the model never meant."""
+    saved = tokenizer_from_state(ckpt["tokenizer"], path)
+    if _comparable(tokenizer_state(saved)) != _comparable(tokenizer_state(tokenizer)):
+        raise CheckpointError(
+            f"checkpoint {path} was trained with another tokenizer than this run's text gives "
+            f"({saved!r} there, {tokenizer!r} here): resume it on the text it was trained on"
+        )
+    if ckpt.get("data_sha256", fingerprint) != fingerprint:
+        raise CheckpointError(
+            f"checkpoint {path} was trained on another text than this run's (the token ids "
+            f"differ): resume it on the text it was trained on, or start a new run with "
+            f"--overwrite"
+        )
+
+
+def _comparable(state: dict[str, Any]) -> dict[str, Any]:
+    """A tokenizer state with GPT2_LIKE_PATTERN read as GPT2_PATTERN: BPE checkpoints written
+    before the exact pattern was the default resume (on Tiny Shakespeare, which is ASCII, the
+    two patterns cut the text alike; `llmbook.tokenizer.GPT2_LIKE_PATTERN` says where not)."""
+    inner = state.get("state", {})
+    if inner.get("pattern") == GPT2_LIKE_PATTERN:
+        return {**state, "state": {**inner, "pattern": GPT2_PATTERN}}
+    return state
 
 
 def rng_state() -> dict[str, Any]:

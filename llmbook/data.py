@@ -30,7 +30,7 @@ from typing import TypeVar
 import torch
 from tqdm.auto import tqdm
 
-from llmbook.files import fsync_folder, remove_orphans, temp_prefix
+from llmbook.files import default_file_mode, fsync_folder, remove_orphans, temp_prefix
 
 _CHUNK_BYTES = 1 << 16
 _TIMEOUT_S = 30  # the longest wait for any one reply or block
@@ -170,7 +170,7 @@ def _download_one(url: str, folder: Path, corpus: Corpus, limits: Limits) -> Pat
     try:
         timeout = min(limits.read_timeout_s, limits.deadline_s)
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or corpus.size)
+            total = _content_length(response.headers.get("Content-Length"), corpus.size)
             with tqdm(total=total, unit="B", unit_scale=True, desc=corpus.filename) as bar:
                 written = 0
                 # read1: whatever has arrived (at most one network read), so that the clock
@@ -189,6 +189,16 @@ def _download_one(url: str, folder: Path, corpus: Corpus, limits: Limits) -> Pat
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _content_length(header: str | None, expected: int) -> int:
+    """The size a server announces, for the progress bar only (the file is checked by its own
+    size and sha256): `expected` when the header is missing or not a number of bytes."""
+    try:
+        size = int(header or expected)
+    except ValueError:
+        return expected
+    return size if 0 < size < 1 << 40 else expected
 
 
 def _reason(exc: BaseException, limits: Limits) -> str:
@@ -241,6 +251,7 @@ def download(
         except (OSError, http.client.HTTPException, ValueError) as exc:  # HTTPError is an OSError
             tried.append(f"  {url}: {_reason(exc, limits)}")
             continue
+        os.chmod(tmp, default_file_mode())  # mkstemp made it 0600; the cache is the user's
         os.replace(tmp, target)
         fsync_folder(folder)
         return target

@@ -3,7 +3,8 @@
 Used by `llmbook.checkpoint` (checkpoints, logs) and `llmbook.data` (downloads). A file is
 written to a temp file beside its final name, synced to disk, renamed into place with
 `os.replace` (atomic), and the rename is synced too. A process killed half way leaves only its
-temp file, which the next write of the same file removes.
+temp file, which the next write of the same file removes (and `llmbook.runlock` when a run
+starts in the folder). The finished file gets the user's umask (`default_file_mode`).
 """
 
 from __future__ import annotations
@@ -74,19 +75,47 @@ def fsync_folder(folder: str | os.PathLike) -> None:
             os.close(fd)
 
 
+def default_file_mode() -> int:
+    """The permissions a new file gets from open(): 0o666 less the process's umask (0o644 with
+    the usual umask 022). Temp files are made 0o600; the finished file gets these."""
+    mask = os.umask(0o022)  # the only way to read the umask is to set it, so set it back
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """The same error, its message naming `path` (the user's file, not a temp file)."""
+    if str(exc).startswith(f"cannot write {path}"):
+        return exc
+    error = OSError(f"cannot write {path}: {exc.strerror or exc}")
+    error.errno = exc.errno
+    return error
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Call `write` on a temp file beside `path`, fsync it, os.replace it into place, fsync the
-    folder. Orphans of earlier killed writes are removed first; a failed write leaves none."""
+    folder. Orphans of earlier killed writes are removed first; a failed write leaves none.
+
+    The file gets the user's usual permissions (`default_file_mode`); an OSError (a full disk,
+    no permission) names `path`, not the hidden temp file.
+    """
     path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_orphans(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_orphans(path)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=".tmp")
+    except OSError as exc:
+        raise _naming(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp_name, default_file_mode())
         os.replace(tmp_name, path)
+    except OSError as exc:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise _naming(exc, path) from None
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from llmbook.attention import CausalSelfAttention, KVCache
+from llmbook.guards import check_targets, scale_by_temperature
 from llmbook.norm import LayerNorm, RMSNorm
 from llmbook.positional import Llama3Scaling, rope_frequencies
 
@@ -308,10 +309,7 @@ class GPT(nn.Module):
         B, T = idx.shape
         if targets is None:
             return logits, None
-        if targets.shape != idx.shape:
-            raise ValueError(
-                f"targets must have the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}"
-            )
+        check_targets(targets, idx, self.config.vocab_size)
         loss = F.cross_entropy(
             logits.view(B * T, -1),  # (B, T, V) -> (B*T, V)
             targets.reshape(B * T).long(),  # (B, T) -> (B*T,)
@@ -515,7 +513,7 @@ def sample_next(
     _check_sampling(temperature, top_k, top_p, logits.size(-1))
     if top_k == 1:  # greedy: the best token, whatever the temperature and top_p
         return logits.argmax(dim=-1, keepdim=True)  # (B, V) -> (B, 1)
-    logits = logits / temperature
+    logits = scale_by_temperature(logits, temperature)
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
     if top_p is not None:

@@ -21,6 +21,7 @@ refused. The translation:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from llmbook.gpt import GPT, GPTConfig, param_count
 from llmbook.positional import rope_frequencies
@@ -119,8 +120,30 @@ def read_hf_config(folder: Path) -> dict[str, Any]:
         raise PretrainedError(f"{config_file} is not valid JSON: {err}") from err
     if not isinstance(config, dict) or config.get("model_type") not in MODEL_TYPES:
         kind = config.get("model_type") if isinstance(config, dict) else config
-        raise PretrainedError(f"model_type must be one of {MODEL_TYPES}, got {kind!r}")
+        raise PretrainedError(
+            f"{config_file}: model_type must be one of {MODEL_TYPES}, got {kind!r:.80}"
+        )
     return config
+
+
+def read_model_config(folder: Path) -> GPTConfig:
+    """The `GPTConfig` of a folder's config.json; PretrainedError naming the file and the key
+    that is missing or has a value of the wrong type."""
+    config_file = folder / "config.json"
+    hf = read_hf_config(folder)
+    try:
+        return gpt_config_from_hf(hf)
+    except KeyError as exc:
+        raise PretrainedError(
+            f"{config_file} lacks the key {exc.args[0]!r}, which every {hf['model_type']} "
+            f"config.json has; download the file again or add it"
+        ) from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, PretrainedError):
+            raise PretrainedError(f"{config_file}: {exc}") from None
+        raise PretrainedError(
+            f"{config_file} has a bad value: {exc}; fix it or download the file again"
+        ) from None
 
 
 def gpt_config_from_hf(hf: dict[str, Any]) -> GPTConfig:
@@ -194,8 +217,22 @@ def _llama_config(hf: dict[str, Any]) -> GPTConfig:
 
 
 def read_safetensors(folder: Path) -> dict[str, Tensor]:
-    """Every tensor of the folder's *.safetensors files (one file or shards), by name."""
+    """Every tensor of the folder's *.safetensors files (one file or shards), by name.
+
+    PretrainedError naming the file that is not a safetensors file (cut short, say), and the
+    tensor and file holding a nan or an infinity (weights that cannot give a finite logit).
+    """
+    return _read_safetensors(folder)[0]
+
+
+def _read_safetensors(folder: Path) -> tuple[dict[str, Tensor], dict[str, Path]]:
+    """The tensors by name, and the file each came from."""
     from safetensors.torch import load_file
+
+    try:
+        from safetensors import SafetensorError
+    except ImportError:  # older safetensors raise plain exceptions
+        SafetensorError = Exception
 
     files = sorted(folder.glob("*.safetensors"))
     if not files:
@@ -205,9 +242,27 @@ def read_safetensors(folder: Path) -> dict[str, Tensor]:
         also = f" (found {', '.join(pickled)}: pickle files, which can run code, are not read)"
         raise PretrainedError(f"{folder} has no *.safetensors file{also if pickled else ''}")
     state: dict[str, Tensor] = {}
+    sources: dict[str, Path] = {}
     for file in files:
-        state.update(load_file(file))
-    return state
+        try:
+            tensors = load_file(file)
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            raise PretrainedError(
+                f"{file} is not a readable safetensors file ({str(exc).splitlines()[0][:120]}); "
+                f"it may be cut short: download it again"
+            ) from None
+        for name, tensor in tensors.items():
+            if name in state:
+                raise PretrainedError(f"{file} and {sources[name]} both hold the tensor {name!r}")
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                bad = tensor[~torch.isfinite(tensor)].flatten()[0].item()
+                raise PretrainedError(
+                    f"{file}: the tensor {name!r} holds {bad}; weights must be finite numbers "
+                    f"(the model that wrote them diverged, or the file is damaged)"
+                )
+        state.update(tensors)
+        sources.update(dict.fromkeys(tensors, file))
+    return state, sources
 
 
 def hf_rope_rows_to_pairs(weight: Tensor, n_heads: int) -> Tensor:
@@ -225,7 +280,7 @@ def hf_rope_rows_to_pairs(weight: Tensor, n_heads: int) -> Tensor:
 
 def gpt2_state_dict(hf_state: dict[str, Tensor], config: GPTConfig) -> dict[str, Tensor]:
     """GPT-2's tensors under the book's names, Conv1D matrices transposed."""
-    hf_state = {k.removeprefix("transformer."): v for k, v in hf_state.items()}
+    hf_state = _strip(hf_state, "transformer.")
     state = {name: _take(hf_state, name) for name in ("wte.weight", "wpe.weight")}
     state["ln_f.weight"] = _take(hf_state, "ln_f.weight")
     state["ln_f.bias"] = _take(hf_state, "ln_f.bias")
@@ -239,7 +294,7 @@ def gpt2_state_dict(hf_state: dict[str, Tensor], config: GPTConfig) -> dict[str,
 
 def llama_state_dict(hf_state: dict[str, Tensor], config: GPTConfig) -> dict[str, Tensor]:
     """A Llama checkpoint's tensors under the book's names, q and k rows in the book's pairs."""
-    hf_state = {k.removeprefix("model."): v for k, v in hf_state.items()}
+    hf_state = _strip(hf_state, "model.")
     state = {"wte.weight": _take(hf_state, "embed_tokens.weight")}
     state["ln_f.weight"] = _take(hf_state, "norm.weight")
     for i in range(config.n_layer):
@@ -254,6 +309,36 @@ def llama_state_dict(hf_state: dict[str, Tensor], config: GPTConfig) -> dict[str
         state[f"h.{i}.attn.qkv.weight"] = torch.cat((q, k, v))  # (C + 2 kv, C): [Wq; Wk; Wv]
     _add_head(state, hf_state, config)
     return state
+
+
+class _TensorsRead(dict):
+    """Tensors by name that remember which were read (`used`, under their names in the file),
+    so that tensors no part of the model takes can be found."""
+
+    def __init__(self, tensors: dict[str, Tensor], used: set[str] | None = None,
+                 origin: dict[str, str] | None = None) -> None:  # fmt: skip
+        super().__init__(tensors)
+        self.used: set[str] = set() if used is None else used
+        self.origin = origin or {}
+
+    def __getitem__(self, name: str) -> Tensor:
+        tensor = super().__getitem__(name)
+        self.used.add(self.origin.get(name, name))
+        return tensor
+
+
+def _strip(hf_state: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    """The tensors with `prefix` taken off their names (reads still counted as the file's)."""
+    origin = {k.removeprefix(prefix): k for k in hf_state}
+    stripped = {k.removeprefix(prefix): v for k, v in hf_state.items()}
+    if isinstance(hf_state, _TensorsRead):
+        origin = {short: hf_state.origin.get(long, long) for short, long in origin.items()}
+        return _TensorsRead(stripped, hf_state.used, origin)
+    return stripped
+
+
+# Tensors some checkpoints store that are no weights: GPT-2's causal masks, Llama's RoPE table.
+NOT_WEIGHTS = (".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq")
 
 
 def _take(hf_state: dict[str, Tensor], name: str) -> Tensor:
@@ -274,19 +359,34 @@ def from_pretrained(
     name_or_path: str | os.PathLike[str],
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
+    allow_unused: bool = False,
 ) -> GPT:
     """A GPT-2 or Llama-architecture checkpoint as the book's `GPT`, in eval mode.
 
     `name_or_path`: gpt2, gpt2-medium, gpt2-large, gpt2-xl, an "owner/model" hub id (needs a
-    network the first time), or a folder with config.json and *.safetensors.
+    network the first time), or a folder with config.json and *.safetensors. Every problem is
+    a PretrainedError naming the file: a damaged file, config.json's missing keys or bad
+    values, weights whose shapes disagree with config.json or that hold nan or inf, and
+    tensors that no part of the model uses (unless `allow_unused`).
     """
+    _check_device(device)
     folder = checkpoint_folder(name_or_path)
-    config = gpt_config_from_hf(read_hf_config(folder))
-    hf_state = read_safetensors(folder)
+    config = read_model_config(folder)
+    tensors, sources = _read_safetensors(folder)
+    hf_state = _TensorsRead(tensors)
     convert = gpt2_state_dict if config.position == "learned" else llama_state_dict
-    state = convert(hf_state, config)
+    try:
+        state = convert(hf_state, config)
+    except PretrainedError as exc:  # a tensor config.json's model needs is missing
+        raise PretrainedError(f"{folder}: {exc}; config.json and the weights disagree") from None
+    except RuntimeError as exc:  # q, k, v or a head's rows that do not fit config.json
+        raise PretrainedError(
+            f"the weights in {folder} do not fit its config.json: {str(exc).splitlines()[0]}"
+        ) from None
     with torch.device("meta"):  # shapes only: no memory, no random initialisation
         model = GPT(config)
+    _check_shapes(state, model, folder)
+    _check_unused(hf_state, sources, config, allow_unused)
     model.load_state_dict(state, assign=True)
     if config.tie_embeddings:
         model.lm_head.weight = model.wte.weight  # assign=True gave each its own Parameter
@@ -298,6 +398,155 @@ def from_pretrained(
 
     use_fused_layer_norm(model)  # torch's one-kernel LayerNorm, the same numbers to rounding
     return model.to(device=device, dtype=dtype).eval()
+
+
+def _check_device(device: str | torch.device) -> None:
+    """PretrainedError unless `device` is one this machine has and that holds numbers."""
+    from llmbook.checkpoint import _check_device_available
+
+    try:
+        _check_device_available(device)
+    except ValueError as exc:
+        raise PretrainedError(str(exc)) from None
+
+
+def _check_shapes(state: dict[str, Tensor], model: GPT, folder: Path) -> None:
+    """PretrainedError naming the first weights whose shape config.json's sizes do not give."""
+    wrong = [
+        f"{name} has shape {tuple(state[name].shape)}, config.json's sizes give "
+        f"{tuple(expected.shape)}"
+        for name, expected in model.state_dict().items()
+        if name in state and tuple(state[name].shape) != tuple(expected.shape)
+    ]
+    wrong += [
+        f"{name} holds {tensor.dtype} numbers, not floating-point weights"
+        for name, tensor in state.items()
+        if not tensor.is_floating_point()
+    ]
+    if wrong:
+        raise PretrainedError(
+            f"the weights in {folder} do not fit its config.json: {'; '.join(wrong[:3])}"
+            f"{f' (and {len(wrong) - 3} more)' if len(wrong) > 3 else ''}; the two files come "
+            f"from different models"
+        )
+
+
+def _check_unused(
+    hf_state: _TensorsRead, sources: dict[str, Path], config: GPTConfig, allow_unused: bool
+) -> None:
+    """PretrainedError if the files hold tensors no part of the model takes: they mean that
+    config.json describes a smaller model than the weights (or another architecture)."""
+    unused = sorted(k for k in hf_state if k not in hf_state.used and not k.endswith(NOT_WEIGHTS))
+    head = next((k for k in unused if k.endswith("lm_head.weight")), None)
+    if head is not None and config.tie_embeddings:  # a tied head saved anyway: must be wte
+        embedding = next(
+            k for k in hf_state.used if k.endswith(("wte.weight", "embed_tokens.weight"))
+        )
+        if not torch.equal(hf_state[head], dict.__getitem__(hf_state, embedding)):
+            raise PretrainedError(
+                f"{sources[head]}: config.json ties the output layer to the token embedding "
+                f"(tie_word_embeddings), but {head} differs from {embedding}; set "
+                f'"tie_word_embeddings": false in config.json'
+            )
+        unused.remove(head)
+    if unused and not allow_unused:
+        raise PretrainedError(
+            f"{sources[unused[0]]} holds {len(unused)} tensor(s) this model does not use "
+            f"({', '.join(unused[:4])}{', ...' if len(unused) > 4 else ''}): config.json may "
+            f"describe fewer layers or another architecture than the weights; pass "
+            f"allow_unused=True to load it anyway"
+        )
+
+
+def crop_block_size(model: GPT, block_size: int) -> GPT:
+    """Shorten `model`'s context to `block_size` positions, in place (nanoGPT's
+    `crop_block_size`): the position table keeps its first rows, RoPE's tables their first
+    positions. A model cannot be given more positions than it was trained with."""
+    most = model.config.block_size
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    if block_size > most:
+        raise ValueError(
+            f"block_size={block_size} is longer than the pretrained model's context of {most} "
+            f"positions; it can only be shortened (--block-size up to {most})"
+        )
+    model.config = dataclasses.replace(model.config, block_size=block_size)
+    if model.config.position == "learned":
+        model.wpe.weight = nn.Parameter(model.wpe.weight.detach()[:block_size].clone())  # (T, C)
+        model.wpe.num_embeddings = block_size
+    else:
+        model.rope_cos = model.rope_cos[:block_size].clone()  # (T, hs/2)
+        model.rope_sin = model.rope_sin[:block_size].clone()
+    return model
+
+
+def set_dropout(model: GPT, dropout: float) -> GPT:
+    """Give every dropout of `model` (after embeddings, attention weights, residual branches)
+    the probability `dropout`, in place; a loaded checkpoint comes with 0."""
+    model.config = dataclasses.replace(model.config, dropout=dropout)  # checks the value
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = dropout
+        elif hasattr(module, "dropout") and isinstance(module.dropout, float):
+            module.dropout = dropout  # attention's dropout on its weights
+    return model
+
+
+def training_config(
+    name_or_path: str, block_size: int | None = None, dropout: float = 0.0
+) -> GPTConfig:
+    """The `GPTConfig` that `load_for_training` will give, from config.json alone (no weights
+    read), so that the memory a run needs can be checked before loading anything."""
+    config = read_model_config(checkpoint_folder(name_or_path))
+    if block_size is not None:
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise PretrainedError(f"block_size must be a positive integer, got {block_size!r}")
+        if block_size > config.block_size:
+            raise PretrainedError(
+                f"--init-from {name_or_path}: block_size={block_size} is longer than the "
+                f"pretrained model's context of {config.block_size} positions; it can only be "
+                f"shortened (--block-size up to {config.block_size})"
+            )
+        config = dataclasses.replace(config, block_size=block_size)
+    return dataclasses.replace(config, dropout=dropout)
+
+
+def load_for_training(
+    name_or_path: str, block_size: int | None = None, dropout: float = 0.0
+) -> tuple[GPT, Tokenizer]:
+    """A pretrained model (in training mode) and its tokenizer, for `llmbook.train --init-from`.
+
+    `block_size` shortens the model's context (`crop_block_size`); None keeps it. The
+    tokenizer must be GPT-2-format vocab.json + merges.txt (the book's BPE reads them and a
+    checkpoint can hold it); its ids must all be rows of the model, which may have more rows
+    than the tokenizer has tokens (a padded vocabulary). PretrainedError says what is wrong.
+    """
+    try:
+        folder = checkpoint_folder(name_or_path)
+        tokenizer = load_tokenizer(folder)
+        if not isinstance(tokenizer, Tokenizer):
+            raise PretrainedError(
+                f"--init-from {name_or_path}: training needs GPT-2-format vocab.json and "
+                "merges.txt (the book's BPE reads them); this model has only tokenizer.json"
+            )
+        model = from_pretrained(folder)
+    except ImportError as exc:
+        raise PretrainedError(
+            f"--init-from needs: pip install 'llmbook[pretrained]' ({exc})"
+        ) from exc
+    if tokenizer.vocab_size > model.config.vocab_size:
+        raise PretrainedError(
+            f"{folder}: the tokenizer (vocab.json) has {tokenizer.vocab_size} tokens but the "
+            f"model (config.json vocab_size) only {model.config.vocab_size} rows; they belong "
+            f"to different models"
+        )
+    if block_size is not None:
+        try:
+            crop_block_size(model, block_size)
+        except ValueError as exc:
+            raise PretrainedError(f"--init-from {name_or_path}: {exc}") from None
+    set_dropout(model, dropout)
+    return model.train(), tokenizer
 
 
 def config_summary(config: GPTConfig) -> str:

@@ -14,8 +14,9 @@ Generation uses the KV cache unless `--no-cache`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -27,7 +28,7 @@ from llmbook.checkpoint import (
     tokenizer_from_state,
 )
 from llmbook.gpt import GPT, _check_sampling, sample_next
-from llmbook.tokenizer import Tokenizer
+from llmbook.tokenizer import GPT2FormatTokenizer, Tokenizer
 
 
 def load_model(path: str, device: str | torch.device = "cpu") -> tuple[GPT, Tokenizer]:
@@ -59,6 +60,10 @@ def sample_ids(
     idx (B, T) -> (B, T + max_new_tokens). With context = block_size (the default) this is
     exactly `model.generate`; a shorter window recomputes it at every step (no cache).
     """
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
+        raise TypeError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
     block_size = model.config.block_size
     context = block_size if context is None else context
     if isinstance(context, bool) or not isinstance(context, int) or context <= 0:
@@ -95,17 +100,62 @@ def generate_text(
     """
     if not isinstance(prompt, str) or prompt == "":
         raise ValueError(f"the prompt must be a non-empty string, got {prompt!r}")
-    ids = tokenizer.encode(prompt)  # ValueError naming an unknown character
+    if isinstance(tokenizer, GPT2FormatTokenizer):  # "<|endoftext|>" starts a new document
+        ids = tokenizer.encode(prompt, allowed_special="all")
+    else:
+        ids = tokenizer.encode(prompt)  # ValueError naming an unknown character
     device = next(model.parameters()).device
     idx = torch.tensor([ids], dtype=torch.long, device=device)  # (1, T)
     generator = torch.Generator(device=device).manual_seed(seed)
     was_training = model.training
     model.eval()
-    out = sample_ids(
-        model, idx, max_new_tokens, temperature, top_k, generator, context, top_p, use_cache
-    )
+    with finite_logits(model), only_known_ids(model, tokenizer.vocab_size):  # in this order
+        out = sample_ids(
+            model, idx, max_new_tokens, temperature, top_k, generator, context, top_p, use_cache
+        )
     model.train(was_training)
     return tokenizer.decode(out[0].tolist())
+
+
+@contextlib.contextmanager
+def finite_logits(model: GPT) -> Iterator[None]:
+    """Inside the block a nan or infinite logit is a ValueError saying where it comes from,
+    instead of an error deep inside torch.multinomial (or a token drawn from nan)."""
+
+    def check(_module: torch.nn.Module, _inputs: Any, logits: torch.Tensor) -> None:
+        if not bool(torch.isfinite(logits).all()):
+            bad = logits[~torch.isfinite(logits)].flatten()[0].item()
+            raise ValueError(
+                f"the model gave a logit of {bad}: its weights hold nan or inf, or its numbers "
+                f"overflow in {logits.dtype}; check the checkpoint (a diverged run?) or load it "
+                f"in float32"
+            )
+
+    handle = model.lm_head.register_forward_hook(check)  # logits (..., V)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@contextlib.contextmanager
+def only_known_ids(model: GPT, known: int) -> Iterator[None]:
+    """Inside the block the model gives the ids from `known` on a logit of -inf, so that
+    sampling never picks one: a model whose vocabulary is padded beyond its tokenizer's (to a
+    multiple of 64, say) has rows that stand for no token."""
+    V = model.config.vocab_size
+    if known >= V:
+        yield
+        return
+
+    def mask(_module: torch.nn.Module, _inputs: Any, logits: torch.Tensor) -> torch.Tensor:
+        return logits.index_fill(-1, torch.arange(known, V, device=logits.device), -torch.inf)
+
+    handle = model.lm_head.register_forward_hook(mask)  # logits (..., V)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def load_pretrained(name_or_path: str, device: str | torch.device = "cpu") -> tuple[GPT, Any]:

@@ -11,9 +11,10 @@ one idea.
   text, so any string can be encoded, and learns merges of frequent neighbouring tokens.
 
 BPE training works on the distinct chunks of the text (roughly words with their leading space,
-split with a regular expression close to GPT-2's) weighted by how often each occurs, and updates
-the pair counts after each merge only for the chunks that contained the merged pair. It gives the
-same merges as recounting everything after each merge, in a fraction of the time.
+split with GPT-2's own regular expression, `GPT2_PATTERN`) weighted by how often each occurs,
+and updates the pair counts after each merge only for the chunks that contained the merged
+pair. It gives the same merges as recounting everything after each merge, in a fraction of the
+time.
 """
 
 from __future__ import annotations
@@ -22,22 +23,33 @@ import json
 import operator
 import os
 import re
-import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, ClassVar
 
+from llmbook.files import write_atomic
+
 FORMAT = "llmbook.tokenizer"
 FORMAT_VERSION = 1
 
-GPT2_LIKE_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+"""
-"""How text is cut into chunks before BPE: GPT-2's pattern written for Python's `re`.
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+"""How text is cut into chunks before BPE: GPT-2's pattern, character for character (as in
+OpenAI's encoder.py, tiktoken's "gpt2" and Hugging Face's ByteLevel pre-tokenizer).
 
-Contractions ('s, 't, ...), letters, digits, and other symbols, each optionally led by one space;
-then runs of whitespace. Every character falls in some chunk, so joining the chunks gives the text
-back. Merges never cross a chunk boundary, so " cat" can become one token but "t." cannot.
+Contractions ('s, 't, ...), letters (\\p{L}: any script), numbers (\\p{N}: digits, but also
+"²", "½", "①", "Ⅻ"), and other symbols, each optionally led by one space; then runs of
+whitespace. Every character falls in some chunk, so joining the chunks gives the text back.
+Merges never cross a chunk boundary, so " cat" can become one token but "t." cannot. Python's
+`re` has no \\p{...}; the `regex` module compiles it.
+"""
+
+GPT2_LIKE_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+"""
+"""An earlier approximation of GPT2_PATTERN for Python's `re` (kept, and compiled with `re`, so
+that tokenizers saved with it split as before). Numerals that are not decimal digits ("²",
+"½", "①", "Ⅻ", ...) count as letters there, U+001C-U+001F as spaces, and characters that
+Python's Unicode tables do not know yet as symbols; GPT-2's ids need GPT2_PATTERN.
 """
 
 
@@ -71,7 +83,7 @@ def merge(ids: Sequence[int], pair: tuple[int, int], idx: int) -> list[int]:
     return out
 
 
-def split_chunks(text: str, pattern: str | None = GPT2_LIKE_PATTERN) -> list[str]:
+def split_chunks(text: str, pattern: str | None = GPT2_PATTERN) -> list[str]:
     """Cut `text` into chunks with `pattern` (None: the whole text is one chunk).
 
     Example: split_chunks("the cats sat.") -> ["the", " cats", " sat", "."].
@@ -86,14 +98,30 @@ def split_chunks(text: str, pattern: str | None = GPT2_LIKE_PATTERN) -> list[str
     return chunks
 
 
-def _compiled(pattern: str) -> re.Pattern[str]:
+def _regex_engine(pattern: str) -> Any:
+    """The module that compiles `pattern`: `re` for GPT2_LIKE_PATTERN (written for it), the
+    `regex` module (which reads every `re` pattern and adds \\p{L}, \\p{N}, ...) for the rest."""
+    if pattern == GPT2_LIKE_PATTERN:
+        return re
+    try:
+        import regex
+    except ImportError:
+        raise ValueError(
+            f"the split pattern {pattern[:40]!r}... needs the `regex` package (Python's `re` "
+            f"has no \\p{{L}}): pip install regex"
+        ) from None
+    return regex
+
+
+def _compiled(pattern: str) -> Any:
     """`pattern` compiled, once; ValueError if it is not a regular expression, has capturing
     groups, or drops characters of a test text (then decode(encode(text)) would lose them)."""
     compiled = _PATTERNS.get(pattern)
     if compiled is None:
+        engine = _regex_engine(pattern)
         try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
+            compiled = engine.compile(pattern)
+        except engine.error as exc:
             raise ValueError(f"bad pattern {pattern!r}: {exc}") from exc
         if compiled.groups:
             raise ValueError(
@@ -105,7 +133,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return compiled
 
 
-_PATTERNS: dict[str, re.Pattern[str]] = {}
+_PATTERNS: dict[str, Any] = {}  # pattern -> compiled (a re.Pattern or a regex.Pattern)
 
 COVERAGE_PROBE = (
     "Hello, World 42! It's 3.14\n\t naïve CAFÉ Ω 日本語 🙂 a_b-c\r\n\x00\x7f\u00a0\u2028 "
@@ -113,7 +141,7 @@ COVERAGE_PROBE = (
 """Text every split pattern must cut into chunks that give it back: letters, digits,
 punctuation, every kind of space, accents, other scripts, an emoji and control characters."""
 
-KNOWN_PATTERNS: set[str] = {GPT2_LIKE_PATTERN}
+KNOWN_PATTERNS: set[str] = {GPT2_PATTERN, GPT2_LIKE_PATTERN}
 """The split patterns a tokenizer file may use. Loading compiles no other: a regular expression
 read from a file could take exponential time. `trust_pattern` adds one."""
 
@@ -126,7 +154,7 @@ def trust_pattern(pattern: str) -> None:
     KNOWN_PATTERNS.add(pattern)
 
 
-def _check_covers(compiled: re.Pattern[str], text: str) -> None:
+def _check_covers(compiled: Any, text: str) -> None:
     """ValueError naming the first character of `text` that no chunk of `compiled` holds."""
     pos = 0
     for match in compiled.finditer(text):
@@ -154,7 +182,7 @@ def _checked_pattern(pattern: object) -> str | None:
     if pattern is not None and pattern not in KNOWN_PATTERNS:
         raise ValueError(
             f"bad pattern {pattern!r:.100}: not one of the known split patterns (such as "
-            f"GPT2_LIKE_PATTERN); patterns from files are not compiled, since a regular "
+            f"GPT2_PATTERN); patterns from files are not compiled, since a regular "
             f"expression can take exponential time. If you trust this file, call "
             f"llmbook.tokenizer.trust_pattern(pattern) before loading it"
         )
@@ -211,17 +239,9 @@ class Tokenizer:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the tokenizer to `path` as JSON (atomically: a temp file, then a rename)."""
-        path = Path(path)
         payload = {"format": FORMAT, "version": FORMAT_VERSION, "type": self.kind}
         payload.update(self._state())
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(payload, f, ensure_ascii=False, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_text(Path(path), json.dumps(payload, ensure_ascii=False, indent=1))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Tokenizer:
@@ -261,6 +281,12 @@ class CharTokenizer(Tokenizer):
         for ch in chars:
             if not isinstance(ch, str) or len(ch) != 1:
                 raise ValueError(f"vocabulary entries must be single characters, got {ch!r}")
+            if "\ud800" <= ch <= "\udfff":
+                raise ValueError(
+                    f"the text holds {ch!r}, a lone surrogate: half of a character that UTF-8 "
+                    f"cannot encode (text read from a file never has one; it comes from "
+                    f"slicing or decoding with errors='surrogateescape')"
+                )
         if len(set(chars)) != len(chars):
             repeated = sorted(ch for ch, n in Counter(chars).items() if n > 1)
             raise ValueError(f"vocabulary has repeated characters: {repeated!r}")
@@ -312,7 +338,7 @@ class WordTokenizer(Tokenizer):
     kind = "word"
     UNKNOWN = "<unk>"
 
-    def __init__(self, words: Iterable[str], pattern: str | None = GPT2_LIKE_PATTERN) -> None:
+    def __init__(self, words: Iterable[str], pattern: str | None = GPT2_PATTERN) -> None:
         words = list(words)
         for w in words:
             if not isinstance(w, str) or not w:
@@ -330,7 +356,7 @@ class WordTokenizer(Tokenizer):
 
     @classmethod
     def from_text(
-        cls, text: str, max_words: int | None = None, pattern: str | None = GPT2_LIKE_PATTERN
+        cls, text: str, max_words: int | None = None, pattern: str | None = GPT2_PATTERN
     ) -> WordTokenizer:
         """The words of `text`, most frequent first (ties in alphabetical order).
 
@@ -379,7 +405,7 @@ class BPETokenizer(Tokenizer):
     kind = "bpe"
     _CACHE_LIMIT = 200_000  # chunks remembered by encode
 
-    def __init__(self, pattern: str | None = GPT2_LIKE_PATTERN) -> None:
+    def __init__(self, pattern: str | None = GPT2_PATTERN) -> None:
         if pattern is not None and not isinstance(pattern, str):
             raise TypeError(f"pattern must be a str or None, got {pattern!r}")
         if pattern is not None:
@@ -562,8 +588,8 @@ class GPT2FormatTokenizer(BPETokenizer):
 
     Encoding is the book's BPE (merges applied in the order learned); the ids are then
     renumbered: `file_ids[i]` is the file's id for the book's token i. Special tokens such as
-    "<|endoftext|>" (ids in vocab.json that no merge makes) decode to their text; encode never
-    produces them.
+    "<|endoftext|>" (ids in vocab.json that no merge makes) decode to their text; encode gives
+    their ids only where the caller allows them, as tiktoken does (`allowed_special`).
     """
 
     kind = "bpe-gpt2-format"
@@ -573,7 +599,7 @@ class GPT2FormatTokenizer(BPETokenizer):
         merges: dict[tuple[int, int], int],
         file_ids: Sequence[int],
         special: dict[str, int] | None = None,
-        pattern: str | None = GPT2_LIKE_PATTERN,
+        pattern: str | None = GPT2_PATTERN,
     ) -> None:
         super().__init__(pattern)
         self._set_merges(merges)
@@ -593,9 +619,57 @@ class GPT2FormatTokenizer(BPETokenizer):
     def vocab_size(self) -> int:
         return 1 + max(self.file_ids + list(self.special.values()))
 
-    def encode(self, text: str) -> list[int]:
+    def encode(
+        self,
+        text: str,
+        allowed_special: Collection[str] | str = frozenset(),
+        disallowed_special: Collection[str] | str = "all",
+    ) -> list[int]:
+        """The file's ids of `text`, as tiktoken's `encode`: the special tokens named in
+        `allowed_special` ("all": every one) become their own ids; any of `disallowed_special`
+        ("all": every special token not allowed) in the text is a ValueError, since it would
+        otherwise be spelled out as ordinary text; pass disallowed_special=() for that."""
+        allowed = self._special_set(allowed_special, "allowed_special")
+        if disallowed_special == "all":
+            disallowed = set(self.special) - allowed
+        else:
+            disallowed = self._special_set(disallowed_special, "disallowed_special")
+        _check_text(text)
+        for token in sorted(disallowed):
+            if token in text:
+                raise ValueError(
+                    f"text holds the special token {token!r} (at position {text.index(token)}); "
+                    f"pass allowed_special={{{token!r}}} to encode it as id "
+                    f"{self.special[token]}, or disallowed_special=() to encode it as ordinary "
+                    f"text"
+                )
+        if not allowed:
+            return self._encode_ordinary(text)
+        ids: list[int] = []
+        pieces = _special_splitter(allowed).split(text)  # text, special, text, special, ...
+        for k, piece in enumerate(pieces):
+            if k % 2:
+                ids.append(self.special[piece])
+            elif piece:
+                ids.extend(self._encode_ordinary(piece))
+        return ids
+
+    def _encode_ordinary(self, text: str) -> list[int]:
         file_ids = self.file_ids
         return [file_ids[i] for i in super().encode(text)]
+
+    def _special_set(self, names: Collection[str] | str, what: str) -> set[str]:
+        if names == "all":
+            return set(self.special)
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise TypeError(f'{what} must be "all" or a set of special tokens, got {names!r}')
+        unknown = sorted(set(names) - set(self.special))
+        if unknown:
+            raise ValueError(
+                f"{what} names {unknown}, which are not special tokens of this tokenizer "
+                f"({sorted(self.special) or 'it has none'})"
+            )
+        return set(names)
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of the file ids `ids`; special tokens give their own text."""
@@ -634,12 +708,18 @@ class GPT2FormatTokenizer(BPETokenizer):
         return cls(book.merges, file_ids, special, book.pattern)
 
 
+def _special_splitter(tokens: Iterable[str]) -> re.Pattern[str]:
+    """A pattern whose split keeps each of `tokens` as a piece of its own (longest first)."""
+    alternatives = "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
+    return re.compile(f"({alternatives})")
+
+
 def load_gpt2_bpe(
     vocab_path: str | os.PathLike, merges_path: str | os.PathLike, pattern: str | None = None
 ) -> GPT2FormatTokenizer:
     """The BPE of a GPT-2-format vocab.json and merges.txt, with the file's ids.
 
-    `pattern` defaults to `GPT2_LIKE_PATTERN`, GPT-2's own split written for Python's `re`.
+    `pattern` defaults to `GPT2_PATTERN`, GPT-2's own split.
     Every one of the 256 bytes must have a token (GPT-2's files and byte-level `tokenizers`
     trained with the full initial alphabet do).
     """
@@ -671,7 +751,20 @@ def load_gpt2_bpe(
         file_ids.append(vocab[text])
     made = set(file_ids)
     special = {s: i for s, i in vocab.items() if i not in made}  # "<|endoftext|>" and the like
-    return GPT2FormatTokenizer(merges, file_ids, special, pattern or GPT2_LIKE_PATTERN)
+    plain = [s for s in special if not SPECIAL_TOKEN.fullmatch(s)]
+    if plain:
+        raise ValueError(
+            f"{vocab_path} has {len(plain)} token(s) that no merge of {merges_path} makes and "
+            f"that are not special tokens such as <|endoftext|> (e.g. {plain[:3]}); merges.txt "
+            f"is cut short or belongs to another vocab.json"
+        )
+    if len(set(vocab.values())) != len(vocab):
+        raise ValueError(f"{vocab_path} gives one id to two tokens")
+    return GPT2FormatTokenizer(merges, file_ids, special, pattern or GPT2_PATTERN)
+
+
+SPECIAL_TOKEN = re.compile(r"<[^<>]+>|\[[^\[\]]+\]")
+"""What a special token of a vocab.json looks like: <|endoftext|>, <pad>, [CLS]."""
 
 
 def save_gpt2_bpe(tokenizer: BPETokenizer, folder: str | os.PathLike) -> tuple[Path, Path]:
@@ -682,6 +775,14 @@ def save_gpt2_bpe(tokenizer: BPETokenizer, folder: str | os.PathLike) -> tuple[P
     """
     if type(tokenizer) is not BPETokenizer:
         raise TypeError(f"tokenizer must be a BPETokenizer, got {type(tokenizer).__name__}")
+    if tokenizer.pattern != GPT2_PATTERN:
+        raise ValueError(
+            f"this tokenizer splits text with the pattern {tokenizer.pattern!r:.60}, not "
+            f"GPT-2's (GPT2_PATTERN); the readers of vocab.json + merges.txt (Hugging Face "
+            f"`tokenizers`, `transformers`) always split with GPT-2's, so they would cut text "
+            f"elsewhere and give other ids. Train it with BPETokenizer() (the default pattern) "
+            f"to export it"
+        )
     chars = bytes_to_unicode()
     text = {i: "".join(chars[b] for b in raw) for i, raw in tokenizer.vocab.items()}
     vocab: dict[str, int] = {}
@@ -693,9 +794,13 @@ def save_gpt2_bpe(tokenizer: BPETokenizer, folder: str | os.PathLike) -> tuple[P
             )
         vocab[text[i]] = i
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     vocab_path, merges_path = folder / "vocab.json", folder / "merges.txt"
-    vocab_path.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     lines = ["#version: 0.2", *(f"{text[a]} {text[b]}" for a, b in tokenizer.merges)]
-    merges_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_text(vocab_path, json.dumps(vocab, ensure_ascii=False))
+    _write_text(merges_path, "\n".join(lines) + "\n")
     return vocab_path, merges_path
+
+
+def _write_text(path: Path, text: str) -> None:
+    """`text` as UTF-8 in `path`, atomically (whole or absent), with the user's umask."""
+    write_atomic(path, lambda f: f.write(text.encode("utf-8")))

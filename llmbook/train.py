@@ -59,6 +59,8 @@ from llmbook.checkpoint import (
     FORMAT,
     VERSION,
     CheckpointError,
+    check_same_data,
+    data_fingerprint,
     load_checkpoint,
     rng_state,
     save_atomic,
@@ -70,6 +72,7 @@ from llmbook.checkpoint import (
 from llmbook.data import CORPORA, DownloadError, load_text, train_val_split
 from llmbook.gpt import GPT, MLPS, NORMS, POSITIONS, GPTConfig, param_count
 from llmbook.norm import LayerNorm
+from llmbook.runlock import FolderLockedError, RunInterrupted, guarded_run, note_saved, note_step
 from llmbook.tokenizer import BPETokenizer, CharTokenizer, Tokenizer
 
 CHECKPOINT_NAME = "ckpt.pt"
@@ -147,6 +150,7 @@ class TrainConfig:
                                           block_size=64)
     )  # fmt: skip
     init_from: str | None = None  # gpt2, gpt2-medium, ..., a hub id or a folder: start from it
+    init_block_size: int | None = None  # with init_from: crop its context to this (None: keep)
     # the data
     dataset: str = "tinyshakespeare"
     tokenizer: str = "char"  # "char" or "bpe"
@@ -209,6 +213,8 @@ class TrainConfig:
         _check_int("seed", self.seed, 0, MAX_SEED)
         if self.stop_at is not None:
             _check_int("stop_at", self.stop_at, 1, self.max_steps)
+        if self.init_block_size is not None:
+            _check_int("init_block_size", self.init_block_size, 1)
         for name in BOOL_FIELDS:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
@@ -358,6 +364,8 @@ def pick_device(requested: str = "auto") -> torch.device:
         device = torch.device(requested)
     except RuntimeError as exc:
         raise ValueError(f"unknown device {requested!r}: {exc}") from None
+    if device.type == "meta":
+        raise ValueError(f"device {requested!r} holds shapes but no numbers; use cpu, cuda or mps")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {requested!r} was asked for, but CUDA is not available")
     if device.type == "mps" and not torch.backends.mps.is_available():
@@ -517,6 +525,7 @@ def check_memory(
 ) -> None:
     """ValueError, before anything is allocated, if the model cannot fit in memory."""
     vocab = config.bpe_vocab_size if config.tokenizer == "bpe" else 1
+    vocab = config.model.vocab_size if config.init_from is not None else vocab
     needed = memory_needed(config, vocab, precision, ddp.world_size)
     free = available_memory(device)
     if free is None:
@@ -769,6 +778,7 @@ def save_checkpoint(
     log: list[dict[str, float]],
     ddp: Distributed,
     scaler: Any = None,
+    data_sha256: str | None = None,
 ) -> None:
     """Every rank sends its RNG states; rank 0 writes the file."""
     local_rng = {**rng_state(), "data": [g.get_state() for g in streams]}
@@ -789,6 +799,8 @@ def save_checkpoint(
     }
     if scaler is not None:
         ckpt["scaler"] = scaler.state_dict()
+    if data_sha256 is not None:  # checked on resume (llmbook.checkpoint.check_same_data)
+        ckpt["data_sha256"] = data_sha256
     save_atomic(ckpt, path)
 
 
@@ -872,6 +884,7 @@ def _load_for_resume(
     """The checkpoint to resume, checked against this run; its tokenizer replaces data's."""
     ckpt = load_checkpoint(ckpt_path)
     check_compatible(ckpt, config, ddp, ckpt_path)
+    check_same_data(ckpt, data.tokenizer, data_fingerprint(data.train, data.val), ckpt_path)
     data.tokenizer = tokenizer_from_state(ckpt["tokenizer"], ckpt_path)
     return ckpt
 
@@ -900,29 +913,22 @@ def _restore(
         ) from exc
 
 
-def _load_pretrained(name_or_path: str) -> tuple[GPT, Tokenizer]:
-    """A pretrained model and its tokenizer (`llmbook.pretrained`) for --init-from."""
-    from llmbook.pretrained import (
-        PretrainedError,
-        checkpoint_folder,
-        from_pretrained,
-        load_tokenizer,
-    )
-
-    try:
-        folder = checkpoint_folder(name_or_path)
-        tokenizer = load_tokenizer(folder)
-        if not isinstance(tokenizer, Tokenizer):
-            raise PretrainedError(
-                f"--init-from {name_or_path}: training needs GPT-2-format vocab.json and "
-                "merges.txt (the book's BPE reads them); this model has only tokenizer.json"
-            )
-        return from_pretrained(folder), tokenizer
-    except ImportError as exc:
-        raise ValueError(f"--init-from needs: pip install 'llmbook[pretrained]' ({exc})") from exc
-
-
 def train(
+    config: TrainConfig,
+    text: str | None = None,
+    callback: Callable[[dict[str, float]], None] | None = None,
+    argv: Sequence[str] | None = None,
+) -> TrainResult:
+    """`_train` holding the output folder's lock (`llmbook.runlock`: a second run there is
+    refused, FolderLockedError) and stopping on Ctrl-C or SIGTERM with RunInterrupted, whose
+    message says what is kept and how to resume (`argv`: the command line's flags)."""
+    config.validate()
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    with guarded_run(config.out_dir, config.stop_at or config.max_steps, argv, is_main):
+        return _train(config, text, callback)
+
+
+def _train(
     config: TrainConfig,
     text: str | None = None,
     callback: Callable[[dict[str, float]], None] | None = None,
@@ -947,6 +953,11 @@ def train(
     if ddp.enabled:
         config = dataclasses.replace(config, data_streams=ddp.world_size)
     precision = resolve_precision(config.precision, device)
+    if config.init_from is not None:  # the memory check sizes the pretrained model
+        from llmbook.pretrained import training_config
+
+        model_config = training_config(config.init_from, config.init_block_size, config.dropout)
+        config = dataclasses.replace(config, model=model_config)
     check_memory(config, device, precision, ddp)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -954,10 +965,14 @@ def train(
 
     pretrained_model, pretrained_tokenizer = None, None
     if config.init_from is not None:
-        pretrained_model, pretrained_tokenizer = _load_pretrained(config.init_from)
-        model_config = dataclasses.replace(pretrained_model.config, dropout=config.dropout)
-        config = dataclasses.replace(config, model=model_config)
+        from llmbook.pretrained import load_for_training
+
+        pretrained_model, pretrained_tokenizer = load_for_training(
+            config.init_from, config.init_block_size, config.dropout
+        )
+        config = dataclasses.replace(config, model=pretrained_model.config)
     data = prepare_data(config, text, pretrained_tokenizer)
+    fingerprint = data_fingerprint(data.train, data.val)  # a resumed run must train on these
     ckpt_path = out_dir / CHECKPOINT_NAME if out_dir else None
     ckpt = None
     if config.resume:
@@ -965,10 +980,10 @@ def train(
         ckpt = _load_for_resume(ckpt_path, config, ddp, data)
 
     _seed_everything(config.seed)  # the same initial weights on every rank
-    model = GPT(config.model_config(data.tokenizer.vocab_size))
-    if pretrained_model is not None:
-        model.load_state_dict(pretrained_model.state_dict())
-        del pretrained_model
+    if pretrained_model is not None:  # one copy of the weights: the loaded model trains
+        model, pretrained_model = pretrained_model, None
+    else:
+        model = GPT(config.model_config(data.tokenizer.vocab_size))
     model.set_fused_attention(config.fused_attention)
     if config.fused_norm:
         use_fused_layer_norm(model)
@@ -1050,8 +1065,10 @@ def train(
                 log,
                 ddp,
                 scaler,
+                data_sha256=fingerprint,
             )
             last_saved = done
+            note_saved(done)
             if losses["val"] < best_val:  # the best so far, kept beside the latest
                 best_val = losses["val"]
                 save_checkpoint(
@@ -1065,6 +1082,7 @@ def train(
                     log,
                     ddp,
                     scaler,
+                    data_sha256=fingerprint,
                 )
             if ddp.is_main:
                 write_log(ckpt_path.parent / LOG_NAME, config, log)
@@ -1073,8 +1091,9 @@ def train(
         bar.set_postfix(train=f"{losses['train']:.3f}", val=f"{losses['val']:.3f}")
 
     bar = _progress(config, ddp, step, stop)
+    note_step(step)
     model.train()
-    if step == 0:
+    if step == 0 and not log:  # a checkpoint of step 0 already holds its evaluation
         evaluate_and_save(0)
     for step_now in range(step, stop):
         for group in optimizer.param_groups:
@@ -1101,6 +1120,7 @@ def train(
                     loss.backward()
         bar.update(1)
         done = step_now + 1
+        note_step(done)
         if done % config.eval_interval == 0 or done == stop:
             evaluate_and_save(done)
     bar.close()
@@ -1126,6 +1146,8 @@ HELP = {  # one line per flag: what it does (its default is added by build_parse
     "init_from": "start from pretrained weights and tokenizer: gpt2, gpt2-medium, gpt2-large, "
     "gpt2-xl, an owner/model hub id, or a folder with config.json, *.safetensors, vocab.json "
     "and merges.txt (the model's shape comes from it; none: random weights)",
+    "init_block_size": "with --init-from: shorten the pretrained model's context to this many "
+    "positions (--block-size with --init-from does the same; none: keep it)",
     "dataset": "the text to train on",
     "tokenizer": "char: one token per character; bpe: byte-level BPE trained on the training split",
     "bpe_vocab_size": "tokens of the BPE vocabulary (256 bytes + merges), with --tokenizer bpe",
@@ -1232,7 +1254,11 @@ def config_from_args(argv: Sequence[str] | None = None) -> TrainConfig:
     parser = build_parser()
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k != "preset" and v is not None}
-    shaped = sorted(k for k in overrides if k in MODEL_SETTINGS and k != "dropout")
+    shaped = sorted(
+        k for k in overrides if k in MODEL_SETTINGS and k not in ("dropout", "block_size")
+    )
+    if overrides.get("init_from") is not None and "block_size" in overrides:
+        overrides.setdefault("init_block_size", overrides["block_size"])  # crop the context
     if overrides.get("init_from") is not None and shaped:
         parser.error(
             f"--init-from takes the model's shape from the checkpoint; leave out "
@@ -1251,12 +1277,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     config = config_from_args(argv)
     try:
-        result = train(config)
+        result = train(config, argv=sys.argv[1:] if argv is None else argv)
     except (ValueError, CheckpointError) as exc:
         parser.error(str(exc))
-    except (DivergedError, DownloadError, OSError) as exc:
+    except (DivergedError, DownloadError, OSError, FolderLockedError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
+    except RunInterrupted as exc:  # Ctrl-C or SIGTERM: one line, exit 130 or 143
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return exc.exit_code
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

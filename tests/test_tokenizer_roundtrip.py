@@ -8,12 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmbook import tokenizer as tk
 from llmbook.tokenizer import (
     GPT2_LIKE_PATTERN,
+    GPT2_PATTERN,
     BPETokenizer,
     CharTokenizer,
     Tokenizer,
@@ -62,6 +64,7 @@ def test_word_tokenizer_roundtrips_text_of_known_words(words: list[str]) -> None
 
 # Patterns a reader might try: some cover every character, some would drop characters.
 PATTERNS = [
+    GPT2_PATTERN,
     GPT2_LIKE_PATTERN,
     r"[a-z]+",
     r"\w+",
@@ -129,8 +132,11 @@ def test_loading_compiles_no_unknown_pattern(
 ) -> None:
     """(a*)*b takes exponential time on 'aaaa...c'; the file is refused before compiling it."""
     compiled: list[str] = []
-    real_compile = re.compile
-    monkeypatch.setattr(tk.re, "compile", lambda p, *a: compiled.append(p) or real_compile(p, *a))
+    for engine in (re, regex):  # GPT2_LIKE_PATTERN is compiled by re, the others by regex
+        real = engine.compile
+        monkeypatch.setattr(
+            engine, "compile", lambda p, *a, real=real: compiled.append(p) or real(p, *a)
+        )
     with pytest.raises(ValueError, match=r"bad pattern '\(a\*\)\*b': not one of the known"):
         Tokenizer.load(_saved(tmp_path, "(a*)*b"))
     assert "(a*)*b" not in compiled

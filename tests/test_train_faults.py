@@ -69,7 +69,9 @@ def test_out_dir_that_cannot_be_written_is_refused(
 
     monkeypatch.setattr(train.tempfile, "TemporaryFile", read_only)
     err = cli_error([*TINY_FLAGS, "--out-dir", str(tmp_path / "run")], capsys)
-    assert f"is not writable: cannot create a file in {tmp_path} (Permission denied)" in err
+    # the folder is made (to hold the run's lock) before the check, and removed after it
+    assert f"is not writable: cannot create a file in {tmp_path / 'run'} (Permission denied)" in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_folders_of_out_dir_are_made_and_tilde_is_expanded(
@@ -264,7 +266,13 @@ BAD_VALUES: dict[str, st.SearchStrategy[str]] = {
     # the model settings beyond the shape (GPTConfig's, reached through TrainConfig.model)
     **{
         name: st.one_of(st.integers(max_value=0).map(str), NOT_INT)
-        for name in ("grad_accum", "n_kv_head", "mlp_hidden", "rope_original_context")
+        for name in (
+            "grad_accum",
+            "n_kv_head",
+            "mlp_hidden",
+            "rope_original_context",
+            "init_block_size",
+        )
     },
     **{
         name: st.one_of(reals(max_value=0.0), NON_FINITE)
@@ -315,6 +323,8 @@ def test_bad_bpe_vocabulary_device_and_out_dir_are_refused(tmp_path: Path, capsy
     err = cli_error([*TINY_FLAGS, "--tokenizer", "bpe", "--bpe-vocab-size", "100"], capsys)
     assert "bpe_vocab_size must be an integer in 257..65536, got 100 (--bpe-vocab-size)" in err
     assert "unknown device 'tpu9'" in cli_error([*TINY_FLAGS, "--device", "tpu9"], capsys)
+    err = cli_error([*TINY_FLAGS, "--device", "meta"], capsys)
+    assert "device 'meta' holds shapes but no numbers; use cpu, cuda or mps" in err
     if not torch.cuda.is_available():
         err = cli_error([*TINY_FLAGS, "--device", "cuda"], capsys)
         assert "device 'cuda' was asked for, but CUDA is not available" in err
