@@ -214,40 +214,37 @@ def _right_line(trace: TokenTrace, probabilities: np.ndarray) -> str:
 
 
 def _text_line(trace: TokenTrace) -> str:
-    cells = []
-    for s, token in enumerate(trace.tokens):
-        style = "font-family:monospace;padding:0 1px;"
-        if s == trace.position:
-            style += f"outline:2px solid {COLORS['highlight']};"
-        elif s > trace.position:
-            style += f"color:{COLORS['muted']};"
-        cells.append(f"<span style='{style}'>{_show(token)}</span>")
-    return f"<p>{''.join(cells)}</p>"
+    """The text in one line: the followed position outlined, the characters after it grey."""
+    t = trace.position
+    before = "".join(_show(c) for c in trace.tokens[:t])
+    after = "".join(_show(c) for c in trace.tokens[t + 1 :])
+    return (
+        f"<p style='font-family:monospace'>{before}<span style='outline:2px solid "
+        f"{COLORS['highlight']}'>{_show(trace.tokens[t])}</span>"
+        f"<span style='color:{COLORS['muted']}'>{after}</span></p>"
+    )
 
 
 def _attention_table(weights: np.ndarray, tokens: Sequence[str]) -> str:
-    """One row per head: a cell per earlier position, shaded by its weight."""
+    """One row per head: a cell per earlier position, shaded by its weight (kept small: the
+    site stores one table per frame)."""
     nh, n = weights.shape
-    head = "".join(
-        f"<th style='font-family:monospace;font-weight:normal;padding:0 2px'>{_show(t)}</th>"
-        for t in tokens[:n]
-    )
+    head = "".join(f"<th>{_show(t)}</th>" for t in tokens[:n])
     rows = []
     for h in range(nh):
         cells = "".join(
-            f"<td title='{w:.2f}' style='background:rgba(213,63,140,{w:.2f});width:1.1em;"
-            f"height:1.1em'></td>"
+            f"<td style=background:{COLORS['highlight']}{round(255 * w):02x}></td>"
             for w in weights[h]
         )
         strongest = tokens[int(weights[h].argmax())]
         rows.append(
-            f"<tr><td style='padding-right:4px'>head {h + 1}</td>{cells}"
-            f"<td style='padding-left:6px;white-space:nowrap'>most: {_show(strongest)} "
-            f"{weights[h].max():.2f}</td></tr>"
+            f"<tr><td>head&nbsp;{h + 1}</td>{cells}<td>&nbsp;most:&nbsp;{_show(strongest)}"
+            f"&nbsp;{weights[h].max():.2f}</td></tr>"
         )
     return (
-        "<div style='overflow-x:auto'><table style='border-collapse:collapse'>"
-        f"<tr><th></th>{head}<th></th></tr>{''.join(rows)}</table></div>"
+        "<div style='overflow-x:auto'><table style='border-collapse:collapse;"
+        f"font-family:monospace;white-space:nowrap'><tr><th></th>{head}<th></th></tr>"
+        f"{''.join(rows)}</table></div>"
     )
 
 
