@@ -118,7 +118,7 @@ def test_frames_show_each_stage(model_and_tokenizer):
     n = model.config.n_layer
     assert step_names(n) == ["embeddings", "block 1", "block 2", "block 3", "sampler"]
     assert "Embeddings" in trace_html(trace, 0)
-    assert "head 4" in trace_html(trace, 2) and "Block 2" in trace_html(trace, 2)
+    assert "head&nbsp;4" in trace_html(trace, 2) and "Block 2" in trace_html(trace, 2)
     last = trace_html(trace, n + 1)
     assert all(f"temperature {t:g}" in last for t in TEMPERATURES)
     with pytest.raises(ValueError, match=r"step must be an integer in 0\.\.4"):
