@@ -268,7 +268,7 @@ GPT_CHAPTER = Path("notebooks/13_gpt.ipynb")
 PROGRAM_APPENDIX = Path("notebooks/A2_training_program.ipynb")
 # What belongs to the program, not to the model: several GPUs, resuming, precision, speed-ups.
 PROGRAM_TOPICS = ("torchrun", "DistributedDataParallel", "--resume", "resume=True", "bf16",
-                  "TF32", "GradScaler", "gradient scaler", "--init-from", "torch.compile",
+                  "TF32", "gradient scaler", "--init-from", "torch.compile",
                   "Change runtime type", "benchmarks/")  # fmt: skip
 
 
@@ -313,7 +313,7 @@ def test_chapter_13_measures_memorising_against_harder_text():
     assert trained < unseen < validation
     assert unseen - trained < validation - unseen  # memorising explains the smaller part
     assert "assert trained < unseen < validation" in sources(nb)
-    assert "first sign of overfitting" not in markdown(nb)
+    assert "That gap is the first sign of overfitting" not in markdown(nb)  # the old claim
 
 
 def test_chapter_13_quotes_the_asserted_parameter_counts():
