@@ -278,3 +278,67 @@ def test_torch_threads_are_set_before_any_torch_training(path):
     assert threads and threads[0] <= first_work, (
         f"cell {first_work} trains with torch before any torch.set_num_threads(...)"
     )
+
+
+# --- chapter 13 keeps the GPT; appendix A2 runs the training program ------------------------------
+
+GPT_CHAPTER = Path("notebooks/13_gpt.ipynb")
+PROGRAM_APPENDIX = Path("notebooks/A2_training_program.ipynb")
+# What belongs to the program, not to the model: several GPUs, resuming, precision, speed-ups.
+PROGRAM_TOPICS = ("torchrun", "DistributedDataParallel", "--resume", "resume=True", "bf16",
+                  "TF32", "gradient scaler", "--init-from", "torch.compile",
+                  "Change runtime type", "benchmarks/")  # fmt: skip
+
+
+def sources(nb: dict) -> str:
+    """Every cell's source but the set-up cell's (which names Colab in every chapter)."""
+    return "\n".join("".join(c["source"]) for c in nb["cells"][1:])
+
+
+def printed(nb: dict) -> str:
+    return "".join(
+        "".join(o.get("text", "")) for c in code_cells(nb) for o in c["outputs"] if "text" in o
+    )
+
+
+def test_chapter_13_leaves_the_training_program_to_appendix_a2():
+    chapter, appendix = sources(load(GPT_CHAPTER)), sources(load(PROGRAM_APPENDIX))
+    assert [t for t in PROGRAM_TOPICS if t in chapter] == []
+    assert [t for t in PROGRAM_TOPICS if t not in appendix] == []
+    assert "{doc}`appendix A2 <A2_training_program>`" in chapter
+
+
+def test_appendix_a2_runs_the_commands_it_teaches():
+    nb = load(PROGRAM_APPENDIX)
+    code = "\n".join("".join(c["source"]) for c in code_cells(nb))
+    for command in ('run("llmbook.train ', 'run("llmbook.sample --checkpoint tiny/ckpt.pt'):
+        assert command in code
+    out = printed(nb)
+    assert re.search(r"step 40: train loss \d\.\d{4}, val loss \d\.\d{4}", out)
+    assert "['best.pt', 'ckpt.pt', 'log.json']" in out
+    assert "stopped at step 30, resumed to step 60" in out
+    assert "weights equal to the run in one go: True" in out
+
+
+def test_chapter_13_measures_memorising_against_harder_text():
+    nb = load(GPT_CHAPTER)
+    names = ("training text it trained on", "training text it never saw", "validation text")
+    found = {
+        n: float(m) for n, m in re.findall(r"(" + "|".join(names) + r") +(\d\.\d\d)", printed(nb))
+    }
+    assert list(found) == list(names), "the three losses are printed in this order"
+    trained, unseen, validation = found.values()
+    assert trained < unseen < validation
+    assert unseen - trained < validation - unseen  # memorising explains the smaller part
+    assert "assert trained < unseen < validation" in sources(nb)
+    assert "That gap is the first sign of overfitting" not in markdown(nb)  # the old claim
+
+
+def test_chapter_13_quotes_the_asserted_parameter_counts():
+    nb = load(GPT_CHAPTER)
+    text, code = markdown(nb), sources(nb)
+    for quoted, asserted in (("10,745,088", "10_745_088"), ("10,770,816", "10_770_816")):
+        assert quoted in text and asserted in code
+    assert "bias=False" in text
+    assert "AdamW shrinks every weight" not in text and "every weight *matrix*" in text
+    assert "make_optimizer" in code  # the decayed groups are checked against the package

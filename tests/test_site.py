@@ -483,4 +483,41 @@ def test_every_control_of_the_new_explorers_changes_the_frame(browser, name, cel
         after = box.locator(".lbx-frame:not([hidden])").get_attribute("data-index")
         assert before != after, f"{name}: control {k} did not change the frame"
         assert box.locator(".lbx-frame:not([hidden])").count() == 1
+
+
+# --- chapter 13's "follow one token" explorer ------------------------------------------------
+
+
+def test_follow_one_token_moves_with_every_control(browser):
+    """Prompt, position and step each change the frame; the step walks embeddings to sampler."""
+    page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto((HTML / "notebooks" / "13_gpt.html").as_uri())
+    page.wait_for_load_state("load")
+    box = page.locator(".llmbook-explore", has=page.locator('[data-name="step"]')).first
+    box.scroll_into_view_if_needed()
+
+    def shown() -> tuple[str | None, str]:
+        frame = box.locator(".lbx-frame:not([hidden])")
+        assert frame.count() == 1
+        return frame.get_attribute("data-index"), frame.inner_text()
+
+    step = box.locator('[data-name="step"]')
+    _, first_text = shown()
+    assert "Embeddings" in first_text
+    step.fill(str(int(step.get_attribute("max"))))
+    _, last_text = shown()
+    assert "The sampler" in last_text and "temperature 0.5" in last_text
+    for name in ("prompt", "position", "step"):
+        before = shown()[0]
+        control = box.locator(f'[data-name="{name}"]')
+        if name == "prompt":
+            values = control.locator("option").evaluate_all("os => os.map(o => o.value)")
+            control.select_option(next(v for v in values if v != control.input_value()))
+        else:
+            top = int(control.get_attribute("max"))
+            control.fill(str(0 if int(control.input_value()) == top else top))
+        assert shown()[0] != before, f"moving {name} did not change the frame"
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
     page.close()
