@@ -2,12 +2,15 @@
 
 Run from the repository root:  python benchmarks/bench_generate.py
 A randomly initialised Hugging Face GPT-2 of the book's default size (6 layers, width 384,
-context 256, Tiny Shakespeare's 65 characters) is saved with `save_pretrained` and loaded into
-`llmbook` with `llmbook.pretrained.from_pretrained`, so both models hold the same numbers.
-Each round generates the same greedy continuation with both, KV cache on, in alternating order
-(a busy machine slows both alike); the script asserts that the tokens are identical and reports
-the median tokens per second of each, by CPU time (one thread: the work done, steady on a shared
-machine) and by wall time, and the median over rounds of the speed ratio within a round.
+context 256, Tiny Shakespeare's 65 characters) is saved with `save_pretrained` and built in
+`llmbook` both ways a reader meets: loaded with `llmbook.pretrained.from_pretrained`
+("llmbook_pretrained"), and as `GPT(config)` filled from a checkpoint by
+`llmbook.sample.load_model`, what `python -m llmbook.sample --checkpoint` runs
+("llmbook_gpt_config"). All three hold the same numbers. Each round generates the same greedy
+continuation with each, KV cache on, in a rotating order (a busy machine slows all alike); the
+script asserts that the tokens are identical and reports the median tokens per second of each,
+by CPU time (one thread: the work done, steady on a shared machine) and by wall time, and for
+each llmbook model the median over rounds of Hugging Face's time / its time within a round.
 Weights are random: speed does not depend on them.
 """
 
@@ -19,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -29,7 +33,10 @@ from machine import (  # benchmarks/machine.py, beside this script
     write_result,
 )
 
+from llmbook.checkpoint import FORMAT, VERSION, save_atomic, tokenizer_state
 from llmbook.pretrained import from_pretrained
+from llmbook.sample import load_model
+from llmbook.tokenizer import CharTokenizer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "generate.json"
 HF_CONFIG = {
@@ -66,14 +73,36 @@ def time_hf(model, prompt: torch.Tensor, new_tokens: int) -> tuple[float, float,
     return time.perf_counter() - wall, time.process_time() - cpu, out
 
 
-def paired_ratio(seconds: dict[str, list[float]]) -> float:
-    """The median over rounds of Hugging Face's time / llmbook's time in the same round.
+def paired_ratio(seconds: dict[str, list[float]], ours: str) -> float:
+    """The median over rounds of Hugging Face's time / the `ours` model's time in the same round.
 
     Pairing by round cancels most of a shared machine's drift: a round that the machine's other
-    work slows down slows both models.
+    work slows down slows every model.
     """
-    ratios = [h / o for o, h in zip(seconds["llmbook"], seconds["hugging_face"], strict=True)]
+    ratios = [h / o for o, h in zip(seconds[ours], seconds["hugging_face"], strict=True)]
     return round(statistics.median(ratios), 2)
+
+
+def checkpoint_model(pretrained: torch.nn.Module, folder: str) -> torch.nn.Module:
+    """The same weights written as a llmbook checkpoint and read back as `sample --checkpoint`
+    does: GPT(config) built from the stored config, then load_state_dict."""
+    chars = [chr(c) for c in range(32, 32 + pretrained.config.vocab_size)]
+    path = Path(folder) / "ckpt.pt"
+    save_atomic(
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "model": pretrained.state_dict(),
+            "model_config": asdict(pretrained.config),
+            "tokenizer": tokenizer_state(CharTokenizer(chars)),
+            "step": 0,
+        },
+        path,
+    )
+    return load_model(str(path))[0]
+
+
+OURS = ("llmbook_pretrained", "llmbook_gpt_config")
 
 
 def main() -> None:
@@ -91,35 +120,49 @@ def main() -> None:
     hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(**HF_CONFIG)).eval()
     with tempfile.TemporaryDirectory() as folder:
         hf.save_pretrained(folder)
-        ours = from_pretrained(folder)
+        pretrained = from_pretrained(folder)
+        models = {
+            "llmbook_pretrained": pretrained,
+            "llmbook_gpt_config": checkpoint_model(pretrained, folder),
+            "hugging_face": hf,
+        }
+    timers = {
+        "llmbook_pretrained": time_ours,
+        "llmbook_gpt_config": time_ours,
+        "hugging_face": time_hf,
+    }
     prompt = torch.randint(HF_CONFIG["vocab_size"], (1, args.prompt_tokens))
-    time_ours(ours, prompt, 8), time_hf(hf, prompt, 8)  # warm-up
-    seconds: dict[str, list[float]] = {"llmbook": [], "hugging_face": []}
-    cpu_seconds: dict[str, list[float]] = {"llmbook": [], "hugging_face": []}
+    for name, model in models.items():  # warm-up
+        timers[name](model, prompt, 8)
+    seconds: dict[str, list[float]] = {name: [] for name in models}
+    cpu_seconds: dict[str, list[float]] = {name: [] for name in models}
+    names = list(models)
     for r in range(args.rounds):
-        order = (("llmbook", time_ours, ours), ("hugging_face", time_hf, hf))
         outputs = {}
-        for name, timer, model in order if r % 2 == 0 else order[::-1]:
-            s, c, outputs[name] = timer(model, prompt, args.new_tokens)
+        for name in names[r % 3 :] + names[: r % 3]:  # each model first in turn
+            s, c, outputs[name] = timers[name](models[name], prompt, args.new_tokens)
             seconds[name].append(s)
             cpu_seconds[name].append(c)
-        assert torch.equal(outputs["llmbook"], outputs["hugging_face"]), "different tokens"
+        for name in OURS:
+            assert torch.equal(outputs[name], outputs["hugging_face"]), f"{name}: other tokens"
     cpu_rate = {k: args.new_tokens / statistics.median(v) for k, v in cpu_seconds.items()}
     rate = {k: args.new_tokens / statistics.median(v) for k, v in seconds.items()}
     result = {
         "benchmark": "greedy generation with the KV cache, batch 1: llmbook vs Hugging Face",
-        "command": "python benchmarks/bench_generate.py",
-        "model": {**HF_CONFIG, "parameters": ours.num_params()},
+        "command": "python benchmarks/bench_generate.py " + " ".join(sys.argv[1:]),
+        "model": {**HF_CONFIG, "parameters": pretrained.num_params()},
+        "constructions": {
+            "llmbook_pretrained": "llmbook.pretrained.from_pretrained(folder)",
+            "llmbook_gpt_config": "GPT(config) + load_state_dict, by llmbook.sample.load_model",
+        },
         "prompt_tokens": args.prompt_tokens,
         "new_tokens": args.new_tokens,
         "rounds": args.rounds,
         "same_tokens": True,
-        "llmbook_tokens_per_cpu_second": round(cpu_rate["llmbook"], 1),
-        "hugging_face_tokens_per_cpu_second": round(cpu_rate["hugging_face"], 1),
-        "speed_ratio_cpu_time": paired_ratio(cpu_seconds),
-        "llmbook_tokens_per_second": round(rate["llmbook"], 1),
-        "hugging_face_tokens_per_second": round(rate["hugging_face"], 1),
-        "speed_ratio_wall_time": paired_ratio(seconds),
+        "tokens_per_cpu_second": {k: round(v, 1) for k, v in cpu_rate.items()},
+        "speed_ratio_cpu_time": {name: paired_ratio(cpu_seconds, name) for name in OURS},
+        "tokens_per_second": {k: round(v, 1) for k, v in rate.items()},
+        "speed_ratio_wall_time": {name: paired_ratio(seconds, name) for name in OURS},
         "cpu_seconds_all": {k: [round(s, 3) for s in v] for k, v in cpu_seconds.items()},
         "seconds_all": {k: [round(s, 3) for s in v] for k, v in seconds.items()},
         "versions": {

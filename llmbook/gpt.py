@@ -174,14 +174,15 @@ def make_norm(config: GPTConfig) -> nn.Module:
 
 
 class MLP(nn.Module):
-    """The feed-forward part of a block: (B, T, C) -> (B, T, 4C) -> GELU -> (B, T, C).
+    """The feed-forward part of a block: (B, T, C) -> (B, T, H) -> GELU -> (B, T, C).
 
-    It works on each position separately; only attention mixes positions.
+    H = config.hidden_size (4C unless mlp_hidden says otherwise). It works on each position
+    separately; only attention mixes positions.
     """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        hidden = 4 * config.n_embd if config.mlp == "swiglu" else config.hidden_size
+        hidden = config.hidden_size
         self.fc = nn.Linear(config.n_embd, hidden, bias=config.bias)
         self.gelu = nn.GELU(approximate="tanh" if config.mlp == "gelu_tanh" else "none")
         self.proj = nn.Linear(hidden, config.n_embd, bias=config.bias)

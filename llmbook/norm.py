@@ -9,11 +9,16 @@ Both work on the last axis, one vector at a time:
 
 `eps` keeps the division finite when every value is equal (var = 0). For vectors with a
 real spread it changes nothing you can see: for the leaf it moves the 9th decimal.
+
+The functions spell the formulas out. The `LayerNorm` module that models are built from computes
+the same numbers (to float rounding) with torch's one-kernel `F.layer_norm`, three to four times
+faster than the five operations by hand; `use_fused_layer_norm(model, False)` switches back.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -61,7 +66,8 @@ def rms_norm(x: Tensor, weight: Tensor | None = None, eps: float = 1e-6) -> Tens
 class LayerNorm(nn.Module):
     """`layer_norm` with a trainable scale (`weight`, starts at 1) and shift (`bias`, starts at 0).
 
-    `bias=False` drops the shift, which `nn.LayerNorm` only allows since torch 2.1.
+    `bias=False` drops the shift, which `nn.LayerNorm` only allows since torch 2.1. It computes
+    with `F.layer_norm` (one kernel); with `fused = False` with `layer_norm`, the same numbers.
     """
 
     def __init__(self, ndim: int, bias: bool = True, eps: float = 1e-5) -> None:
@@ -71,13 +77,20 @@ class LayerNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(ndim))
         self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
         self.eps = eps
+        self.fused = True
 
     def forward(self, x: Tensor) -> Tensor:
-        return layer_norm(x, self.weight, self.bias, self.eps)
+        if not self.fused:
+            return layer_norm(x, self.weight, self.bias, self.eps)
+        _check_ndim(x, self.weight)
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
 
 
 class RMSNorm(nn.Module):
-    """`rms_norm` with a trainable scale (`weight`, starts at 1)."""
+    """`rms_norm` with a trainable scale (`weight`, starts at 1).
+
+    (torch 2.13's `F.rms_norm` is no faster on a CPU than these three operations.)
+    """
 
     def __init__(self, ndim: int, eps: float = 1e-6) -> None:
         super().__init__()
@@ -88,3 +101,12 @@ class RMSNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return rms_norm(x, self.weight, self.eps)
+
+
+def use_fused_layer_norm(model: nn.Module, fused: bool = True) -> nn.Module:
+    """Switch every LayerNorm of `model` to torch's one kernel (True, how they are built) or
+    to chapter 9's formula by hand (False); the parameters and their names stay as they are."""
+    for module in model.modules():
+        if isinstance(module, LayerNorm):
+            module.fused = fused
+    return model

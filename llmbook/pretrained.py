@@ -394,9 +394,6 @@ def from_pretrained(
         scaling = config.rope_scaling
         tables = rope_frequencies(config.head_size, config.block_size, config.rope_base, scaling)
         model.rope_cos, model.rope_sin = tables  # (block_size, hs/2) each
-    from llmbook.train import use_fused_layer_norm  # here: train imports this module
-
-    use_fused_layer_norm(model)  # torch's one-kernel LayerNorm, the same numbers to rounding
     return model.to(device=device, dtype=dtype).eval()
 
 

@@ -295,6 +295,18 @@ def test_defaults_are_the_gpt2_style_model() -> None:
     assert isinstance(model.ln_f, LayerNorm) and isinstance(model.h[0].ln_1, LayerNorm)
     assert isinstance(model.h[0].mlp, MLP) and hasattr(model, "wpe")
     assert not hasattr(model, "rope_cos")
+    # every model computes its LayerNorms with torch's one kernel, however it was built
+    assert all(m.fused for m in model.modules() if isinstance(m, LayerNorm))
+
+
+@pytest.mark.parametrize(
+    "changes", [{}, {"mlp_hidden": 24}, {"mlp": "gelu_tanh"}, {"mlp": "swiglu"}], ids=str
+)
+def test_mlp_width_is_the_configs_hidden_size(changes: dict[str, object]) -> None:
+    """An MLP built directly from any config is as wide as `hidden_size` says."""
+    config = GPTConfig(**{**SMALL, **changes})
+    mlp = MLP(config)
+    assert mlp.fc.weight.shape == (config.hidden_size, 16) == mlp.proj.weight.shape[::-1]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmbook.norm import LayerNorm, RMSNorm, layer_norm, rms_norm
+from llmbook.norm import LayerNorm, RMSNorm, layer_norm, rms_norm, use_fused_layer_norm
 
 LEAF = torch.tensor([32.0, 107.0, 56.0, 11.2], dtype=torch.float64)
 
@@ -104,3 +104,30 @@ def test_layer_norm_ignores_shift_and_scale_of_the_input() -> None:
     assert out.mean().item() == pytest.approx(-1.0) and out.std(
         correction=0
     ).item() == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_the_fused_layer_norm_module_equals_chapter_9s_formula(bias: bool) -> None:
+    """The module computes with F.layer_norm; chapter 9's `layer_norm` gives the same numbers,
+    forward and backward (in float64: to 1e-12)."""
+    g = torch.Generator().manual_seed(0)
+    module = LayerNorm(8, bias=bias).double()
+    with torch.no_grad():
+        module.weight.normal_(generator=g)
+        if bias:
+            module.bias.normal_(generator=g)
+    x = (torch.randn(3, 5, 8, generator=g, dtype=torch.float64) * 20 + 50).requires_grad_()
+    assert module.fused
+    fused = module(x)
+    fused_grads = torch.autograd.grad(fused.square().sum(), [x, module.weight])
+    by_hand = layer_norm(x, module.weight, module.bias, module.eps)
+    torch.testing.assert_close(fused, by_hand, atol=1e-12, rtol=0)
+    hand_grads = torch.autograd.grad(by_hand.square().sum(), [x, module.weight])
+    for a, b in zip(fused_grads, hand_grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+    use_fused_layer_norm(module, False)
+    assert not module.fused
+    torch.testing.assert_close(module(x), by_hand, atol=0, rtol=0)  # now the formula itself
+    with pytest.raises(ValueError, match=r"weight must have shape \(4,\) to match x"):
+        module.fused = True
+        module(torch.ones(2, 4, dtype=torch.float64))

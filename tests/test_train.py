@@ -66,16 +66,16 @@ def test_forward_equals_the_pieces_assembled_by_hand() -> None:
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=13, block_size=10, n_layer=3, n_head=2, n_embd=8)).eval()
     idx = torch.randint(13, (3, 10), generator=torch.Generator().manual_seed(1))
-    logits, _ = model(idx)
+    logits, _ = model(idx)  # torch's one-kernel LayerNorm
     torch.testing.assert_close(logits, forward_by_hand(model, idx), atol=1e-5, rtol=1e-5)
-    fused = use_fused_layer_norm(model)  # torch's LayerNorm, the same numbers
-    torch.testing.assert_close(fused(idx)[0], logits, atol=1e-5, rtol=1e-5)
+    by_hand = use_fused_layer_norm(model, False)  # chapter 9's formula: the same numbers
+    torch.testing.assert_close(by_hand(idx)[0], logits, atol=1e-5, rtol=1e-5)
 
 
 def test_fused_layer_norm_keeps_the_parameter_names() -> None:
     model = GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4))
     names = list(model.state_dict())
-    assert list(use_fused_layer_norm(model).state_dict()) == names
+    assert list(use_fused_layer_norm(model, False).state_dict()) == names
 
 
 # --- the schedule and the config ------------------------------------------------------------

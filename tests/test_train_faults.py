@@ -17,6 +17,7 @@ from llmbook import train
 from llmbook.checkpoint import CheckpointError, load_checkpoint
 from llmbook.gpt import GPT
 from llmbook.train import TrainConfig
+from llmbook.training import batches, resume
 
 TINY_FLAGS = flags(**TINY)
 
@@ -67,7 +68,7 @@ def test_out_dir_that_cannot_be_written_is_refused(
     def read_only(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(train.tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(resume.tempfile, "TemporaryFile", read_only)
     err = cli_error([*TINY_FLAGS, "--out-dir", str(tmp_path / "run")], capsys)
     # the folder is made (to hold the run's lock) before the check, and removed after it
     assert f"is not writable: cannot create a file in {tmp_path / 'run'} (Permission denied)" in err
@@ -106,7 +107,7 @@ def test_a_nan_loss_stops_training_with_exit_1_and_keeps_the_last_checkpoint(
     text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     nan_after(monkeypatch, good_steps=4)  # steps 0..3 are fine, step 4 gives nan
-    monkeypatch.setattr(train, "load_text", lambda name: text)
+    monkeypatch.setattr(batches, "load_text", lambda name: text)
     code = train.main([*TINY_FLAGS, "--out-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 1

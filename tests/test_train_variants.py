@@ -14,6 +14,7 @@ from llmbook import train
 from llmbook.checkpoint import load_checkpoint
 from llmbook.gpt import GPTConfig
 from llmbook.train import MODEL_SETTINGS, TrainConfig, config_from_preset
+from llmbook.training import batches
 
 # Four heads, so that --n-kv-head 2 shares each key/value head between two.
 SMALL = {**TINY, "n_head": 4, "max_steps": 4, "warmup_steps": 1, "eval_interval": 2}
@@ -39,7 +40,7 @@ def test_help_gives_every_flag_a_line_with_its_default(capsys: pytest.CaptureFix
 
 
 def test_llama_variant_flags_train_and_resume(text: str, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(train, "load_text", lambda name: text)
+    monkeypatch.setattr(batches, "load_text", lambda name: text)
     args = flags(**SMALL, out_dir=tmp_path) + LLAMA_FLAGS
     assert train.main([*args, "--stop-at", "2"]) == 0
     saved = load_checkpoint(tmp_path / "ckpt.pt")["model_config"]
