@@ -236,6 +236,19 @@ def _check_resume_state(ckpt: dict[str, Any], path: str | os.PathLike) -> None:
                 f"checkpoint {path}: the random-number state of rank {rank} is damaged"
             )
     _check_stream_count(ckpt, path)
+    _check_data_fingerprint(ckpt, path)
+
+
+def _check_data_fingerprint(ckpt: dict[str, Any], path: str | os.PathLike) -> None:
+    """The training data's sha256, where a checkpoint has one: 64 hexadecimal digits."""
+    value = ckpt.get("data_sha256")
+    hex_digits = set("0123456789abcdef")
+    if value is not None and not (
+        isinstance(value, str) and len(value) == 64 and set(value) <= hex_digits
+    ):
+        raise CheckpointError(
+            f"checkpoint {path}: data_sha256 must be 64 hexadecimal digits, got {value!r:.80}"
+        )
 
 
 def _check_stream_count(ckpt: dict[str, Any], path: str | os.PathLike) -> None:

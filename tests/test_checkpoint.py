@@ -83,8 +83,10 @@ def damaged(ckpt: dict[str, Any], place: tuple, damage: str) -> dict[str, Any]:
 
 
 # Damages that leave a checkpoint valid on purpose: a missing model_config field takes its
-# default (checkpoints written before the field existed load that way); the log is optional.
-HARMLESS = {("delete", "model_config"), ("delete", "log"), ("shorter", "log")}
+# default (checkpoints written before the field existed load that way); the log is optional, and
+# so is the training data's fingerprint (older checkpoints have none; resuming checks it).
+HARMLESS = {("delete", "model_config"), ("delete", "log"), ("shorter", "log"),
+            ("delete", "data_sha256"), ("None", "data_sha256")}  # fmt: skip
 RESUME_ONLY = {("optimizer",), ("config",), ("rng",)}
 
 

@@ -21,6 +21,7 @@ from llmbook import sample, train  # noqa: E402
 from llmbook.checkpoint import load_checkpoint  # noqa: E402
 from llmbook.pretrained import from_pretrained, load_tokenizer  # noqa: E402
 from llmbook.tokenizer import BPETokenizer, GPT2FormatTokenizer, save_gpt2_bpe  # noqa: E402
+from llmbook.training import batches, runtime  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENS = 300  # the tokenizer's vocabulary: 256 bytes + 44 merges
@@ -53,7 +54,7 @@ def padded_folder(tmp_path_factory: pytest.TempPathFactory, text: str) -> Path:
 @pytest.fixture
 def short_text(monkeypatch: pytest.MonkeyPatch, text: str) -> str:
     """The training program reads the first 40,000 characters instead of the whole corpus."""
-    monkeypatch.setattr(train, "load_text", lambda name: text)
+    monkeypatch.setattr(batches, "load_text", lambda name: text)
     return text
 
 
@@ -166,7 +167,7 @@ def test_the_memory_check_sizes_the_pretrained_model_before_loading_it(
     from llmbook.gpt import param_count
 
     loaded: list[str] = []
-    monkeypatch.setattr(train, "available_memory", lambda device: 10_000)
+    monkeypatch.setattr(runtime, "available_memory", lambda device: 10_000)
     monkeypatch.setattr(pretrained, "from_pretrained", lambda *a, **k: loaded.append("x"))
     with pytest.raises(SystemExit) as exit_info:
         train.main([*RUN, "--init-from", str(gpt2_folder), "--block-size", "16"])
