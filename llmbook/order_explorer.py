@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.colors import to_rgb
 
-from llmbook.plotting import COLORS
+from llmbook.plotting import COLORS, sign_color
 
 if TYPE_CHECKING:
     from llmbook.widgets import Explorer
@@ -85,14 +85,27 @@ def order_change(
 
     The position code (one row per place, or None) stays where it is: it belongs to the places.
     """
-    added = 0.0 if code is None else np.asarray(code)
-    _, original = last_token_attention(X + added, Wq, Wk, Wv)
-    _, shuffled = last_token_attention(X[list(order)] + added, Wq, Wk, Wv)
+    _, shuffled, original = _outputs_in_order(X, Wq, Wk, Wv, code, order)
     return float(np.abs(shuffled - original).max())
 
 
+def _outputs_in_order(
+    X: np.ndarray,
+    Wq: np.ndarray,
+    Wk: np.ndarray,
+    Wv: np.ndarray,
+    code: np.ndarray | None,
+    order: Sequence[int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The last token's weights and output with the tokens in `order`, and its output before."""
+    added = 0.0 if code is None else np.asarray(code)
+    _, original = last_token_attention(X + added, Wq, Wk, Wv)
+    weights, shuffled = last_token_attention(X[list(order)] + added, Wq, Wk, Wv)
+    return weights, shuffled, original
+
+
 def _cell(value: float, scale: float) -> str:
-    color = COLORS["weight_pos"] if value >= 0 else COLORS["weight_neg"]
+    color = sign_color(value)  # the book's colour key
     alpha = min(abs(value) / scale, 1.0) if scale > 0 else 0.0
     r, g, b = (round(255 * c) for c in to_rgb(color))
     shade = f"rgba({r},{g},{b},{alpha:.2f})"
@@ -124,9 +137,7 @@ def permutation_view(
     order: Sequence[int],
 ) -> str:
     """One frame: the tokens in `order`, their weights, the output against the original's."""
-    added = 0.0 if code is None else np.asarray(code)
-    _, original = last_token_attention(X + added, Wq, Wk, Wv)
-    u, shuffled = last_token_attention(X[list(order)] + added, Wq, Wk, Wv)
+    u, shuffled, original = _outputs_in_order(X, Wq, Wk, Wv, code, order)
     change = float(np.abs(shuffled - original).max())
     scale = float(max(np.abs(original).max(), np.abs(shuffled).max()))
     words = "".join(_weight_box(tokens[i], w) for i, w in zip(order, u, strict=True))

@@ -2,7 +2,7 @@
 
 Built in chapter 13, The GPT architecture.
 
-    python -m llmbook.train --preset tiny-cpu                    # under a minute on 2 CPU cores
+    python -m llmbook.train --preset tiny-cpu                    # under 2 minutes on one CPU core
     python -m llmbook.train --preset baby-gpu --out-dir out      # one GPU, checkpoints in out/
     python -m llmbook.train --preset baby-gpu --out-dir out --resume      # after a kill
     torchrun --standalone --nproc_per_node=4 -m llmbook.train --preset baby-gpu --out-dir out

@@ -217,11 +217,12 @@ class TrainConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # What chapter 13 trains live: under a minute on 2 CPU cores, to a loss on the whole
-    # validation split of 1.88 (seed 1337), below the 1.898 of nanoGPT's CPU recipe (2,000
-    # steps of 12 windows at learning rate 1e-3) with 60% of its tokens: batches of 16, a
-    # learning rate of 6e-3 reached in 50 steps and decayed to a hundredth of it
-    # (benchmarks/bench_time_to_loss.py measures it).
+    # A laptop's CPU: chapter 13's model, to a loss on the whole validation split of 1.88
+    # (seed 1337), below the 1.898 of nanoGPT's CPU recipe (2,000 steps of 12 windows at
+    # learning rate 1e-3) with 60% of its tokens: batches of 16, a learning rate of 6e-3
+    # reached in 50 steps and decayed to a hundredth of it. benchmarks/bench_time_to_loss.py
+    # measures it: 85 s on one thread of a 2-core machine, 0.53 of the time nanoGPT's recipe
+    # takes there to reach 1.898 (benchmarks/results/time_to_loss_*_1thread.json).
     "tiny-cpu": dict(
         n_layer=4,
         n_head=4,
