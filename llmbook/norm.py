@@ -63,6 +63,13 @@ def rms_norm(x: Tensor, weight: Tensor | None = None, eps: float = 1e-6) -> Tens
     return y if weight is None else y * weight
 
 
+def _check_eps(eps: float) -> None:
+    """A norm module's eps must be a number >= 0: a negative one can make the root of a
+    negative number (nan) for a vector whose values are all equal."""
+    if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps >= 0:
+        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+
+
 class LayerNorm(nn.Module):
     """`layer_norm` with a trainable scale (`weight`, starts at 1) and shift (`bias`, starts at 0).
 
@@ -71,6 +78,7 @@ class LayerNorm(nn.Module):
     """
 
     def __init__(self, ndim: int, bias: bool = True, eps: float = 1e-5) -> None:
+        _check_eps(eps)
         super().__init__()
         if ndim <= 0:
             raise ValueError(f"ndim must be positive, got {ndim}")
@@ -93,6 +101,7 @@ class RMSNorm(nn.Module):
     """
 
     def __init__(self, ndim: int, eps: float = 1e-6) -> None:
+        _check_eps(eps)
         super().__init__()
         if ndim <= 0:
             raise ValueError(f"ndim must be positive, got {ndim}")

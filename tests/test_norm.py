@@ -131,3 +131,10 @@ def test_the_fused_layer_norm_module_equals_chapter_9s_formula(bias: bool) -> No
     with pytest.raises(ValueError, match=r"weight must have shape \(4,\) to match x"):
         module.fused = True
         module(torch.ones(2, 4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("module", [LayerNorm, RMSNorm])
+@pytest.mark.parametrize("eps", [-1e-5, float("nan"), "0.1", True])
+def test_norm_modules_refuse_an_eps_that_is_not_a_number_at_least_zero(module, eps):
+    with pytest.raises(ValueError, match="eps must be a number >= 0"):
+        module(4, eps=eps)
