@@ -48,7 +48,7 @@ def test_chapter_14_qualifies_the_shifting_offset_and_checks_it() -> None:
     text = markdown("14")
     assert "exactly when the model still needs it" not in text
     assert 'which hardly needs\n"Wo"' in text
-    assert "A KV cache (chapter 15) relies on exactly this" in text
+    assert "A KV cache (chapter 16) relies on exactly this" in text
     source = code("14")
     assert "assert all(same) and moved > 0.8 * largest" in source
     assert 'assert first_step[-WINDOW:][0] == "w2"' in source

@@ -123,9 +123,9 @@ def test_explorer_payload_has_both_sliders_and_a_frame_per_state(payload):
         RATIO_LABEL,
         "range",
     )
-    assert budget["labels"] == [f"{x:g}" for x in np.arange(18, 25.01, 0.5)]
-    assert ratio["labels"] == [f"{x:g}" for x in np.arange(0, 3.51, 0.25)]
-    assert budget["labels"][budget["default"]] == "22"
+    assert budget["labels"] == [f"{x:.1f}" for x in np.arange(18, 25.01, 0.5)]
+    assert ratio["labels"] == [f"{x:.2f}" for x in np.arange(0, 3.51, 0.25)]
+    assert budget["labels"][budget["default"]] == "22.0"
     assert ratio["labels"][ratio["default"]] == "1.25"
     assert len(payload["frames"]) == 15 + 14  # one at a time: the states add up
     assert all(f["png"] for f in payload["frames"])

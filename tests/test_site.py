@@ -413,7 +413,7 @@ def test_budget_explorer_moves_with_each_of_its_controls(browser):
     controls = box.locator("[data-control]")
     names = [controls.nth(k).get_attribute("data-name") for k in range(controls.count())]
     assert names == ["log10_budget", "log10_ratio"]
-    moves = {"log10_budget": ("0", "18"), "log10_ratio": ("14", "3.5")}  # to 10^18, to 10^3.5
+    moves = {"log10_budget": ("0", "18.0"), "log10_ratio": ("14", "3.50")}  # to 10^18, 10^3.5
     for k, name in enumerate(names):
         control = controls.nth(k)
         before = shown()
