@@ -60,22 +60,22 @@ def run_and_save(chapter: Path, target: Path) -> None:
     """The chapter as a reader leaves it: run with live widgets, saved with the widget state.
 
     `make lab` sets JupyterLab to save the widget state (tools/jupyterlab/overrides.json), as
-    nbclient does here.
+    `jupyter execute` does here (in its own process: its event loop must not be this one's,
+    which Playwright's sync API needs free).
     """
     import nbformat
-    from nbclient import NotebookClient
 
-    nb = nbformat.read(chapter, as_version=4)
-    env_before = os.environ.pop("LLMBOOK_EXPLORER_FRAMES", None)  # live widgets, not site states
-    try:
-        NotebookClient(
-            nb, timeout=600, resources={"metadata": {"path": str(target.parent)}}
-        ).execute()
-    finally:
-        if env_before is not None:
-            os.environ["LLMBOOK_EXPLORER_FRAMES"] = env_before
+    env = {k: v for k, v in os.environ.items() if k != "LLMBOOK_EXPLORER_FRAMES"}  # live widgets
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter", "execute", f"--output={target}", str(chapter)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    nb = nbformat.read(target, as_version=4)
     assert "widgets" in nb.metadata, "the saved chapter holds its widget state"
-    nbformat.write(nb, target)
 
 
 @contextmanager
@@ -141,38 +141,50 @@ def reopened_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert saved["@jupyter-widgets/jupyterlab-manager:plugin"]["saveState"] is True
     home = tmp_path_factory.mktemp("reopened")
     (home / "notebooks").mkdir()
-    run_and_save(CHAPTER, home / "notebooks" / CHAPTER.name)
+    saved = home / "notebooks" / CHAPTER.name
+    run_and_save(CHAPTER, saved)
+    # the reader's own saved notebook is trusted: JupyterLab renders its widgets, not a fallback
+    trust = [sys.executable, "-m", "jupyter", "trust", str(saved)]
+    env = {**os.environ, "JUPYTER_DATA_DIR": str(home / "data")}
+    subprocess.run(trust, env=env, check=True, capture_output=True, timeout=120)
     with serving(home, CHAPTER) as url:
         yield url
 
 
-@contextmanager
-def browser_page(url: str) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module (Playwright's sync API allows one at a time)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        tab = browser.new_page(viewport={"width": 1280, "height": 1600})
-        tab.set_default_timeout(60_000)
-        tab.goto(url)
-        tab.wait_for_selector(".jp-Notebook .myst-admonition")
-        tab.wait_for_timeout(4_000)  # let the last cells, images and widget states settle
-        yield tab
-        browser.close()
+        launched = p.chromium.launch(executable_path=chromium, args=args)
+        yield launched
+        launched.close()
+
+
+def open_page(browser: Any, url: str) -> Any:
+    tab = browser.new_page(viewport={"width": 1280, "height": 1600})
+    tab.set_default_timeout(60_000)
+    tab.goto(url)
+    tab.wait_for_selector(".jp-Notebook .myst-admonition")
+    tab.wait_for_timeout(4_000)  # let the last cells, images and widget states settle
+    return tab
 
 
 @pytest.fixture(scope="module")
-def page(lab: str):
-    with browser_page(lab) as tab:
-        yield tab
+def page(browser: Any, lab: str) -> Iterator[Any]:
+    tab = open_page(browser, lab)
+    yield tab
+    tab.close()
 
 
 @pytest.fixture(scope="module")
-def reopened_page(reopened_lab: str):
-    with browser_page(reopened_lab) as tab:
-        yield tab
+def reopened_page(browser: Any, reopened_lab: str) -> Iterator[Any]:
+    tab = open_page(browser, reopened_lab)
+    yield tab
+    tab.close()
 
 
 def chapter_source() -> dict:
